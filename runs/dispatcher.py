@@ -3,7 +3,8 @@
 `dispatch()` may run in any number of processes at once. Per host it takes the host row's
 lock (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's IMMEDIATE transactions serialise every
 writer anyway), counts the host's unfinished jobs, and claims work for the free capacity:
-`slots` jobs that run now plus `PREFETCH_JOBS` whose inputs upload while the GPU works. Runs
+`slots` jobs that run now plus `PREFETCH_JOBS` whose inputs upload while the GPU works (a job whose container has ended and
+whose outputs are coming home holds no slot). Runs
 are taken highest priority first, then oldest; the head run's compatible companions (same
 owner, same global parameters, same priority: `Run.batch_key`) ride in the same container up
 to `BATCH_MAX_RUNS`, because one model load per batch is the big saving. Candidate rows are
@@ -25,7 +26,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from gpu.models import GPUHost
-from runs.models import UNFINISHED_JOB_STATES, Job, Run, RunStatus
+from runs.models import GPU_JOB_STATES, Job, Run, RunStatus
 from runs.transitions import run_transition
 
 # Safety valve against a claim loop that keeps losing races.
@@ -52,7 +53,7 @@ def hosts_usable() -> list[GPUHost]:
     return list(
         GPUHost.objects.filter(enabled=True)
         .exclude(id__in=recently_down)
-        .annotate(open_jobs=Count("cosmos_jobs", filter=Q(cosmos_jobs__state__in=UNFINISHED_JOB_STATES)))
+        .annotate(open_jobs=Count("cosmos_jobs", filter=Q(cosmos_jobs__state__in=GPU_JOB_STATES)))
         .order_by("open_jobs", "name")
     )
 
@@ -63,7 +64,7 @@ def _fill_host(host_pk: int) -> list[Job]:
         host = GPUHost.objects.select_for_update().filter(pk=host_pk, enabled=True).first()
         if host is None:
             return created
-        open_jobs = Job.objects.filter(host=host, state__in=UNFINISHED_JOB_STATES).count()
+        open_jobs = Job.objects.filter(host=host, state__in=GPU_JOB_STATES).count()
         capacity = host.slots + settings.COSMOS["PREFETCH_JOBS"] - open_jobs
         for _ in range(MAX_CLAIM_TRIES):
             if capacity <= 0:
@@ -117,7 +118,7 @@ def _batch_size(head: Run) -> int:
     """Split compatible work evenly over the idle GPU slots instead of filling the first host."""
     waiting = Run.objects.filter(status=RunStatus.PENDING, batch_key=head.batch_key, priority=head.priority).count()
     hosts = GPUHost.objects.filter(enabled=True).annotate(
-        busy=Count("cosmos_jobs", filter=Q(cosmos_jobs__state__in=UNFINISHED_JOB_STATES))
+        busy=Count("cosmos_jobs", filter=Q(cosmos_jobs__state__in=GPU_JOB_STATES))
     )
     idle_slots = sum(max(0, host.slots - host.busy) for host in hosts)
     share_over = idle_slots or sum(host.slots for host in hosts) or 1
@@ -149,10 +150,10 @@ def new_lease() -> str:
 
 def slot_free(job: Job) -> bool:
     """May this job start its container now? True while it is among the first `slots`
-    unfinished jobs of its host in claim order. Jobs ahead only ever finish, so the answer
+    jobs of its host in claim order that have not yet seen their container end. Jobs ahead only ever finish, so the answer
     never flips back, and two jobs can never both take the last slot."""
     host = job.host
     if host is None:
         return False
-    ahead = Job.objects.filter(host=host, state__in=UNFINISHED_JOB_STATES, id__lt=job.id).count()
+    ahead = Job.objects.filter(host=host, state__in=GPU_JOB_STATES, id__lt=job.id).count()
     return ahead < host.slots

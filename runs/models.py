@@ -111,13 +111,10 @@ class JobState(models.TextChoices):
     DONE = "done", "Done"
 
 
-UNFINISHED_JOB_STATES = (
-    JobState.CLAIMED,
-    JobState.UPLOADING,
-    JobState.READY,
-    JobState.RUNNING,
-    JobState.COLLECTING,
-)
+# Jobs that hold (or wait for) a GPU slot of their host. A collecting job's container has
+# ended: its downloads overlap the next job's run.
+GPU_JOB_STATES = (JobState.CLAIMED, JobState.UPLOADING, JobState.READY, JobState.RUNNING)
+UNFINISHED_JOB_STATES = (*GPU_JOB_STATES, JobState.COLLECTING)
 
 
 class Job(models.Model):
@@ -142,9 +139,11 @@ class Job(models.Model):
     folder = models.CharField(max_length=200, blank=True)
     lease = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # {local log path: its size before the container's first line}: the remote log offset to
-    # resume from is the local size minus this base, so a new worker appends no line twice.
-    log_bases = models.JSONField(default=dict, blank=True)
+    # How far the container's log has been copied: {"remote": byte offset in the remote log,
+    # "files": {local log path: its size at that point}}, recorded after every append. A worker
+    # taking the job over cuts each file back to its size here and resumes the remote log from
+    # "remote": no line lost, none written twice (runs/joblog.py).
+    log_marks = models.JSONField(default=dict, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('folder', models.CharField(blank=True, max_length=200)),
                 ('lease', models.CharField(blank=True, max_length=64)),
                 ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('log_bases', models.JSONField(blank=True, default=dict)),
+                ('log_marks', models.JSONField(blank=True, default=dict)),
                 ('exit_code', models.IntegerField(blank=True, null=True)),
                 ('error', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),

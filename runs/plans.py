@@ -1,0 +1,153 @@
+"""What a job sends to its host: the spec / batch JSONL / upsampler input, and the inputs to upload.
+
+One function, `job_payload`, builds it from the job's runs, for the pipeline and for a dry run
+alike, so a dry run shows exactly what would be sent. Inputs are named by content in the
+host's cache (`cache/<sha256>.mp4`); the NVIDIA formats themselves come from `gpu.nvidia`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from gpu import nvidia
+from prompts.models import ModelType
+from prompts.selectors import prompt_input_paths
+from runs.models import Job, Run
+from runs.outputs import BATCH_JSONL, BATCH_SPEC, SPEC_NAME, batch_dir, file_sha256, write_json, write_text
+from runs.params import CONTROL_INPUTS, CONTROL_KEYS
+from runs.selectors import run_output_dir
+
+
+@dataclass
+class Payload:
+    """`kind`: inference | batch | upscale | enhance; `body`: the keyword arguments of the
+    executor's start call for that kind; `uploads`: sha256 -> local file."""
+
+    kind: str
+    body: dict[str, Any]
+    uploads: dict[str, Path] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.body, "uploads": {sha: str(path) for sha, path in self.uploads.items()}}
+
+
+def job_payload(job: Job, runs: list[Run]) -> Payload:
+    kind = job.kind
+    if kind == ModelType.UPSCALE:
+        return _upscale(runs[0])
+    if kind == ModelType.ENHANCE:
+        return _enhance(runs)
+    if len(runs) == 1 and not job.folder:
+        return _inference(runs[0])
+    return _batch(runs)
+
+
+def cache_path(sha256: str) -> str:
+    """Where an input lives on the host, relative to its work dir."""
+    return f"cache/{sha256}.mp4"
+
+
+def _inference(run: Run) -> Payload:
+    uploads: dict[str, Path] = {}
+    return Payload("inference", {"spec": nvidia.inference_spec(**_spec_args(run, uploads))}, uploads)
+
+
+def _batch(runs: list[Run]) -> Payload:
+    uploads: dict[str, Path] = {}
+    jobs = [_spec_args(run, uploads) for run in runs]
+    base_spec, lines = nvidia.batch_specs(jobs)
+    return Payload("batch", {"base_spec": base_spec, "lines": lines}, uploads)
+
+
+def _spec_args(run: Run, uploads: dict[str, Path]) -> dict[str, Any]:
+    config = run.execution_config
+    paths = prompt_input_paths(run.prompt)
+    inputs = run.prompt.inputs
+
+    def remote(role: str) -> str:
+        sha = inputs[role]["sha256"]
+        uploads[sha] = paths[role]
+        return cache_path(sha)
+
+    controls = {}
+    for key in CONTROL_KEYS:
+        weight = config["weights"].get(key, 0)
+        if weight > 0:
+            role = CONTROL_INPUTS.get(key)
+            controls[key] = {"control_weight": weight, "input_control": remote(role) if role in inputs else None}
+    return {
+        "prompt": run.prompt.prompt_text,
+        "negative_prompt": config["negative_prompt"],
+        "input_video_path": remote("color"),
+        "controls": controls,
+        "num_steps": config["num_steps"],
+        "guidance": config["guidance"],
+        "seed": config["seed"],
+        "sigma_max": config["sigma_max"],
+        "fps": config["fps"],
+        "blur_strength": config["blur_strength"],
+        "canny_threshold": config["canny_threshold"],
+    }
+
+
+def _upscale(run: Run) -> Payload:
+    source = run_output_dir(run.parent) / "output.mp4"
+    sha = run.execution_config.get("input_sha256") or file_sha256(source)
+    spec = nvidia.upscale_spec(
+        input_video_path=cache_path(sha), control_weight=run.execution_config["control_weight"], prompt=run.prompt.prompt_text
+    )
+    return Payload("upscale", {"spec": spec, "num_steps": run.execution_config["num_steps"]}, {sha: source})
+
+
+def _enhance(runs: list[Run]) -> Payload:
+    uploads: dict[str, Path] = {}
+    items = []
+    for run in runs:
+        sha = run.prompt.inputs["color"]["sha256"]
+        uploads[sha] = prompt_input_paths(run.prompt)["color"]
+        items.append(nvidia.enhance_item(name=run.id, prompt=run.prompt.prompt_text, video_path=cache_path(sha)))
+    return Payload("enhance", {"items": items}, uploads)
+
+
+def container_start(executor, job: Job, payload: Payload) -> None:
+    """Start the job's detached container for its kind."""
+    starts = {
+        "inference": executor.inference_start,
+        "batch": executor.batch_start,
+        "upscale": executor.upscale_start,
+        "enhance": executor.enhance_start,
+    }
+    starts[payload.kind](job.name, **payload.body)
+
+
+def payload_files_write(job: Job, runs: list[Run], payload: Payload) -> None:
+    """Keep what was sent beside the outputs: spec.json per run; a batch's spec and JSONL."""
+    if payload.kind == "batch":
+        folder = batch_dir(job)
+        write_json(folder / BATCH_SPEC, payload.body["base_spec"])
+        write_text(folder / BATCH_JSONL, "".join(nvidia.jsonl_line(line) for line in payload.body["lines"]))
+        for run, line in zip(runs, payload.body["lines"]):
+            write_json(run_output_dir(run) / SPEC_NAME, {"batch": job.folder, "base_spec": payload.body["base_spec"], "line": line})
+        return
+    for run in runs:
+        body = payload.body if payload.kind != "enhance" else {"item": payload.body["items"][runs.index(run)]}
+        write_json(run_output_dir(run) / SPEC_NAME, body)
+
+
+def dry_run_plan(runs: list[Run]) -> list[dict[str, Any]]:
+    """The jobs these unsaved runs would become, as the dispatcher would group them."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.batch_key or run.id, []).append(run)
+    plan = []
+    limit = settings.COSMOS["BATCH_MAX_RUNS"]
+    for members in groups.values():
+        for start in range(0, len(members), limit):
+            chunk = members[start : start + limit]
+            job = Job(name=chunk[0].id if len(chunk) == 1 else "batch", kind=chunk[0].model_type, folder="" if len(chunk) == 1 else "batch")
+            plan.append({"runs": [run.id for run in chunk], **job_payload(job, chunk).to_dict()})
+    return plan
