@@ -38,8 +38,11 @@ def dispatch() -> list[Job]:
     if not Run.objects.filter(status=RunStatus.PENDING).exists():
         return []
     jobs: list[Job] = []
-    for host in hosts_usable():
-        jobs.extend(_fill_host(host.pk))
+    hosts = hosts_usable()
+    # Idle GPUs first, everywhere; only then work to prefetch behind the busy ones.
+    for prefetch in (0, settings.COSMOS["PREFETCH_JOBS"]):
+        for host in hosts:
+            jobs.extend(_fill_host(host.pk, prefetch=prefetch))
     return jobs
 
 
@@ -58,14 +61,14 @@ def hosts_usable() -> list[GPUHost]:
     )
 
 
-def _fill_host(host_pk: int) -> list[Job]:
+def _fill_host(host_pk: int, *, prefetch: int) -> list[Job]:
     created: list[Job] = []
     with transaction.atomic():
         host = GPUHost.objects.select_for_update().filter(pk=host_pk, enabled=True).first()
         if host is None:
             return created
         open_jobs = Job.objects.filter(host=host, state__in=GPU_JOB_STATES).count()
-        capacity = host.slots + settings.COSMOS["PREFETCH_JOBS"] - open_jobs
+        capacity = host.slots + prefetch - open_jobs
         for _ in range(MAX_CLAIM_TRIES):
             if capacity <= 0:
                 break
