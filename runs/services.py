@@ -1,15 +1,23 @@
 """Run actions: submit (inference, batch, create-and-run, upscale, enhance), cancel, retry,
-kill a host's containers, verify, reconcile and status.
+delete (prompts with their runs, and runs), kill a host's containers, verify, reconcile, status.
 
 Every entry point calls these. Each takes the acting user: a user acts on their own prompts
 and runs, staff on everyone's; another user's object is `NotFound`. Input is validated before
 anything is written; a `dry_run` returns the exact specs, JSONL and commands and writes
 nothing. New runs are committed in one transaction and, once committed, the dispatcher is
 asked to look for work.
+
+Deleting is database first, files after: rows go in one transaction, and only once it has
+committed are the runs' output folders and the prompt's no-longer-used input videos removed. A
+crash in between leaves files without rows (found by `verify`), never rows without files. With
+`force`, active runs are cancelled first (their containers killed), so no container keeps
+working for a run that no longer exists.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,14 +27,16 @@ from django.db import transaction
 from prompts.errors import Conflict, InvalidInput, NotAllowed
 from prompts.models import DEFAULT_NEGATIVE_PROMPT, ModelType, Prompt
 from prompts.selectors import prompt_get
-from prompts.services import prompt_create
+from prompts.services import prompt_create, prompt_inputs_release
 from runs import hosts, integrity, pipeline, plans, reconcile
-from runs.models import FINISHED_STATUSES, Run, RunStatus
+from runs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Run, RunStatus
 from runs.params import UPSCALE_NUM_STEPS, inference_params_resolve, upscale_weight_validate
 from runs.selectors import run_get, run_output_dir
 from runs.submit import Submission, batch_name_clean, new_batch_id, prompt_inputs_check, run_build
 from runs.tasks import dispatch_soon
 from runs.transitions import run_transition
+
+logger = logging.getLogger(__name__)
 
 NOT_STARTED = (RunStatus.PENDING, RunStatus.QUEUED, RunStatus.UPLOADING)
 STARTED = (RunStatus.RUNNING, RunStatus.DOWNLOADING)
@@ -226,6 +236,60 @@ def runs_reconcile(*, user) -> list[reconcile.Action]:
     return reconcile.reconcile()
 
 
+def prompt_delete(*, user, prompt_id: str, force: bool = False) -> None:
+    """Delete a prompt, its runs, their output folders and the input videos no other prompt uses.
+
+    Refused with Conflict while a run of the prompt is active, unless `force`, which cancels them
+    first.
+    """
+    if force:
+        prompt = prompt_get(user=user, prompt_id=prompt_id)
+        for run in Run.objects.filter(prompt=prompt, status__in=ACTIVE_STATUSES):
+            _cancel_quietly(user, run.id)
+    with transaction.atomic():
+        prompt = prompt_get(user=user, prompt_id=prompt_id)
+        # Row lock (PostgreSQL): a run being submitted for this prompt waits for us, then fails
+        # on the missing prompt, instead of being deleted unseen or outliving its prompt.
+        prompt = Prompt.objects.select_for_update().get(pk=prompt.pk)
+        runs = list(Run.objects.filter(prompt=prompt).only("id", "status"))
+        active = [run for run in runs if run.status in ACTIVE_STATUSES]
+        if active and not force:
+            raise Conflict(
+                f"Prompt {prompt.id} has {len(active)} active run(s) ({', '.join(r.id for r in active[:3])}): "
+                "wait for them, cancel them, or delete with --force.",
+                field="prompt_id",
+            )
+        output_dirs = [run_output_dir(run) for run in runs]
+        sha256s = {info["sha256"] for info in prompt.inputs.values()}
+        prompt.delete()  # its runs go with it (CASCADE)
+        transaction.on_commit(lambda: _remove_files(output_dirs, sha256s))
+
+
+def run_delete(*, user, run_id: str, force: bool = False) -> None:
+    """Delete a run and its output folder. Refused with Conflict while the run is active, unless
+    `force`, which cancels it first."""
+    if force:
+        _cancel_quietly(user, run_get(user=user, run_id=run_id).id)
+    with transaction.atomic():
+        run = run_get(user=user, run_id=run_id)
+        run = Run.objects.select_for_update().get(pk=run.pk)  # its status cannot change under us
+        if run.is_active and not force:
+            raise Conflict(
+                f"Run {run.id} is {run.status}: wait for it, cancel it, or delete with --force.", field="run_id"
+            )
+        output_dir = run_output_dir(run)
+        run.delete()
+        transaction.on_commit(lambda: _remove_files([output_dir], set()))
+
+
+def _cancel_quietly(user, run_id: str) -> None:
+    """Cancel before a forced delete; a run that finished meanwhile needs nothing."""
+    try:
+        run_cancel(user=user, run_id=run_id)
+    except Conflict:
+        pass  # already finished: nothing runs for it
+
+
 def _submit(runs: list[Run], *, dry_run: bool, batch_id: str = "", batch_name: str = "") -> Submission:
     if dry_run:
         return Submission(
@@ -248,3 +312,13 @@ def _staff_only(user, what: str) -> None:
     if not user.is_staff:
         raise NotAllowed(f"Only staff may {what}.")
 
+
+def _remove_files(output_dirs, sha256s: set[str]) -> None:
+    for folder in output_dirs:
+        try:
+            shutil.rmtree(folder)
+        except FileNotFoundError:
+            pass  # the run never produced outputs
+        except OSError:
+            logger.exception("Could not remove the output folder %s of a deleted run", folder)
+    prompt_inputs_release(sha256s=sha256s)
