@@ -7,6 +7,7 @@ host's cache (`cache/<sha256>.mp4`); the NVIDIA formats themselves come from `gp
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from prompts.models import ModelType
 from prompts.selectors import prompt_input_paths
 from runs.models import Job, Run
 from runs.outputs import BATCH_JSONL, BATCH_SPEC, SPEC_NAME, batch_dir, file_sha256, write_json, write_text
-from runs.params import CONTROL_INPUTS, CONTROL_KEYS
+from runs.params import CONTROL_INPUTS
 from runs.selectors import run_output_dir
 
 
@@ -53,44 +54,58 @@ def cache_path(sha256: str) -> str:
 
 def _inference(run: Run) -> Payload:
     uploads: dict[str, Path] = {}
-    return Payload("inference", {"spec": nvidia.inference_spec(**_spec_args(run, uploads))}, uploads)
+    config = run.execution_config
+    spec = nvidia.inference_spec(
+        **_item(run, uploads),
+        negative_prompt=config["negative_prompt"],
+        seed=config["seed"],
+        num_steps=config["num_steps"],
+        guidance=config["guidance"],
+        sigma_max=config["sigma_max"],
+        fps=config["fps"],
+        blur_strength=config["blur_strength"],
+        canny_threshold=config["canny_threshold"],
+    )
+    return Payload("inference", {"spec": spec}, uploads)
 
 
 def _batch(runs: list[Run]) -> Payload:
+    """One container for compatible runs: their global parameters are equal (runs/params.py:
+    batch_key), so the first run's are the batch's; weights and inputs go per line."""
     uploads: dict[str, Path] = {}
-    jobs = [_spec_args(run, uploads) for run in runs]
-    base_spec, lines = nvidia.batch_specs(jobs)
-    return Payload("batch", {"base_spec": base_spec, "lines": lines}, uploads)
+    items = [_item(run, uploads) for run in runs]
+    config = runs[0].execution_config
+    base_spec = nvidia.batch_base_spec(
+        items,
+        negative_prompt=config["negative_prompt"],
+        seed=config["seed"],
+        num_steps=config["num_steps"],
+        guidance=config["guidance"],
+        sigma_max=config["sigma_max"],
+    )
+    jsonl = nvidia.batch_jsonl(items)
+    options = {key: config[key] for key in ("fps", "blur_strength", "canny_threshold")}
+    return Payload("batch", {"base_spec": base_spec, "jsonl": jsonl, "options": options}, uploads)
 
 
-def _spec_args(run: Run, uploads: dict[str, Path]) -> dict[str, Any]:
-    config = run.execution_config
+def _item(run: Run, uploads: dict[str, Path]) -> dict[str, Any]:
+    """A run's own part of a spec: text, input video, weights and the control videos it has."""
     paths = prompt_input_paths(run.prompt)
     inputs = run.prompt.inputs
 
     def remote(role: str) -> str:
-        sha = inputs[role]["sha256"]
-        uploads[sha] = paths[role]
-        return cache_path(sha)
+        uploads[inputs[role]["sha256"]] = paths[role]
+        return cache_path(inputs[role]["sha256"])
 
-    controls = {}
-    for key in CONTROL_KEYS:
-        weight = config["weights"].get(key, 0)
-        if weight > 0:
-            role = CONTROL_INPUTS.get(key)
-            controls[key] = {"control_weight": weight, "input_control": remote(role) if role in inputs else None}
+    weights = run.execution_config["weights"]
+    control_inputs = {
+        key: remote(role) for key, role in CONTROL_INPUTS.items() if weights.get(key, 0) > 0 and role in inputs
+    }
     return {
         "prompt": run.prompt.prompt_text,
-        "negative_prompt": config["negative_prompt"],
-        "input_video_path": remote("color"),
-        "controls": controls,
-        "num_steps": config["num_steps"],
-        "guidance": config["guidance"],
-        "seed": config["seed"],
-        "sigma_max": config["sigma_max"],
-        "fps": config["fps"],
-        "blur_strength": config["blur_strength"],
-        "canny_threshold": config["canny_threshold"],
+        "input_video": remote("color"),
+        "weights": weights,
+        "control_inputs": control_inputs,
     }
 
 
@@ -98,19 +113,19 @@ def _upscale(run: Run) -> Payload:
     source = run_output_dir(run.parent) / "output.mp4"
     sha = run.execution_config.get("input_sha256") or file_sha256(source)
     spec = nvidia.upscale_spec(
-        input_video_path=cache_path(sha), control_weight=run.execution_config["control_weight"], prompt=run.prompt.prompt_text
+        input_video=cache_path(sha), weight=run.execution_config["control_weight"], prompt=run.prompt.prompt_text
     )
     return Payload("upscale", {"spec": spec, "num_steps": run.execution_config["num_steps"]}, {sha: source})
 
 
 def _enhance(runs: list[Run]) -> Payload:
     uploads: dict[str, Path] = {}
-    items = []
+    wanted = []
     for run in runs:
         sha = run.prompt.inputs["color"]["sha256"]
         uploads[sha] = prompt_input_paths(run.prompt)["color"]
-        items.append(nvidia.enhance_item(name=run.id, prompt=run.prompt.prompt_text, video_path=cache_path(sha)))
-    return Payload("enhance", {"items": items}, uploads)
+        wanted.append({"name": run.id, "prompt": run.prompt.prompt_text, "video_path": cache_path(sha)})
+    return Payload("enhance", {"items": nvidia.enhance_input(wanted)}, uploads)
 
 
 def container_start(executor, job: Job, payload: Payload) -> None:
@@ -128,10 +143,11 @@ def payload_files_write(job: Job, runs: list[Run], payload: Payload) -> None:
     """Keep what was sent beside the outputs: spec.json per run; a batch's spec and JSONL."""
     if payload.kind == "batch":
         folder = batch_dir(job)
-        write_json(folder / BATCH_SPEC, payload.body["base_spec"])
-        write_text(folder / BATCH_JSONL, "".join(nvidia.jsonl_line(line) for line in payload.body["lines"]))
-        for run, line in zip(runs, payload.body["lines"]):
-            write_json(run_output_dir(run) / SPEC_NAME, {"batch": job.folder, "base_spec": payload.body["base_spec"], "line": line})
+        write_json(folder / BATCH_SPEC, {**payload.body["base_spec"], **payload.body["options"]})
+        write_text(folder / BATCH_JSONL, payload.body["jsonl"])
+        for index, (run, line) in enumerate(zip(runs, payload.body["jsonl"].splitlines())):
+            spec = {"batch": job.folder, "line": index, "base_spec": payload.body["base_spec"], "item": json.loads(line)}
+            write_json(run_output_dir(run) / SPEC_NAME, spec)
         return
     for run in runs:
         body = payload.body if payload.kind != "enhance" else {"item": payload.body["items"][runs.index(run)]}

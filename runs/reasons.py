@@ -8,7 +8,7 @@ the container vanished, a job outlived its time, a completed run lost its files.
 
 from __future__ import annotations
 
-from gpu.failures import classify_failure
+from gpu.failures import failure_reason
 
 LOST_CONNECTION = "lost_connection"
 CONTAINER_GONE = "container_gone"
@@ -28,8 +28,10 @@ def container_failure(exit_code: int | None, log_tail: list[str]) -> tuple[str, 
     """(code, sentence) for a container that ended without the output we needed."""
     if exit_code is None:
         return CONTAINER_GONE, MESSAGES[CONTAINER_GONE]
-    failure = classify_failure(exit_code, log_tail)
-    return failure.code, failure.message
+    failure = failure_reason(exit_code, "\n".join(log_tail))
+    if failure is None:  # exit 0 and still no output
+        return NO_OUTPUT, MESSAGES[NO_OUTPUT]
+    return failure.code, str(failure)
 
 
 def named(code: str, detail: str = "") -> tuple[str, str]:
