@@ -1,26 +1,17 @@
-"""The runs layer's view of GPU hosts: an executor for a host, which hosts a command means,
-and a host's status with the operations our runs have on it."""
+"""The runs layer's view of GPU hosts: which hosts a command means, and a host's status with
+the operations our runs have on it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from gpu.errors import GPUError
-from gpu.executor import DockerExecutor
+from gpu.executor import executor_for
 from gpu.models import GPUHost
-from gpu.transports import transport_for
 from prompts.access import can_act
 from prompts.errors import NotFound
 from runs.models import GPU_JOB_STATES, UNFINISHED_JOB_STATES, Job, Run, RunStatus
-
-
-@contextmanager
-def executor_for(host: GPUHost) -> Iterator[DockerExecutor]:
-    """A DockerExecutor on its own connection to `host`, closed on exit."""
-    with transport_for(host) as transport:
-        yield DockerExecutor(host, transport)
 
 
 def hosts_named(name: str | None, *, enabled_only: bool = True) -> list[GPUHost]:
@@ -49,8 +40,8 @@ def host_status(host: GPUHost, *, viewer) -> dict[str, Any]:
     }
     try:
         with executor_for(host) as executor:
-            status["gpus"] = [vars(gpu) for gpu in executor.gpu_info()]
-            status["containers"] = [vars(info) for info in executor.containers()]
+            status["gpus"] = [asdict(gpu) for gpu in executor.gpu_info()]
+            status["containers"] = [asdict(info) for info in executor.containers()]
     except GPUError as error:
         status["error"] = error.message
     jobs = Job.objects.filter(host=host, state__in=UNFINISHED_JOB_STATES)

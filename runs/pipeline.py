@@ -36,7 +36,8 @@ from django.db.models import Case, IntegerField, When
 from django.utils import timezone
 
 from gpu.errors import DockerStartFailed, GPUError, TransportError
-from runs import collect, hosts, plans, reasons
+from gpu.executor import executor_for
+from runs import collect, plans, reasons
 from runs.progress import ProgressTracker
 from runs.dispatcher import new_lease, slot_free
 from runs.heartbeat import Heartbeat
@@ -85,7 +86,7 @@ class JobRunner:
         with Heartbeat(self.job, self.lease, on_beat=lambda: job_stop_unwanted(self.job.name)) as beat:
             self.beat = beat
             try:
-                with hosts.executor_for(self.job.host) as executor:
+                with executor_for(self.job.host) as executor:
                     self.ex = executor
                     self._advance()
             except LeaseLost:
@@ -118,19 +119,20 @@ class JobRunner:
         logs = JobLogs(self.job, runs)
         logs.note(f"Job {self.job.name} on host {self.job.host.name}: uploading inputs of {len(runs)} run(s).")
         payload = plans.job_payload(self.job, runs)
-        sent = cached = sent_bytes = 0
+        sent: dict[str, int] = {}  # the transport reports progress only for bytes it really sends
         for sha256, local_path in payload.uploads.items():
-            uploaded = self.ex.cache_put(local_path, sha256)
-            if uploaded:
-                sent += 1
-                sent_bytes += local_path.stat().st_size
-            else:
-                cached += 1
+
+            def record(done: int, _total: int, sha: str = sha256) -> None:
+                sent[sha] = done
+
+            self.ex.cache_put(local_path, sha256, on_progress=record)
             self._check_lease()
-        upload = {"files": sent, "bytes": sent_bytes, "cached": cached}
+        sent_bytes = sum(sent.values())
+        cached = len(payload.uploads) - len(sent)
+        upload = {"files": len(sent), "bytes": sent_bytes, "cached": cached}
         for run in runs:
             Run.objects.filter(pk=run.pk).update(run_metadata={**run.run_metadata, "upload": upload})
-        logs.note(f"Inputs on the host: {sent} uploaded ({sent_bytes:,} bytes), {cached} already in its cache.")
+        logs.note(f"Inputs on the host: {len(sent)} uploaded ({sent_bytes:,} bytes), {cached} already in its cache.")
         self._job_update(state=JobState.READY)
         return True
 
@@ -175,7 +177,7 @@ class JobRunner:
         logs = JobLogs(self.job, runs)
         offset = logs.resume(self.job.log_marks)
         state = self.ex.job_state(self.job.name)
-        if not state.exists and offset == 0 and not self.ex.job_log_exists(self.job.name):
+        if not state.exists and offset == 0:
             # The previous worker died between recording the start and starting the container.
             self._container_start(plans.job_payload(self.job, self.runs([RunStatus.RUNNING])), logs)
             if self.job.state != JobState.RUNNING:
@@ -275,7 +277,7 @@ def job_stop_unwanted(job_name: str) -> None:
         if wanted or job is None or job.state == JobState.DONE:
             run_transition(cancelling, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
         return
-    with hosts.executor_for(job.host) as executor:
+    with executor_for(job.host) as executor:
         executor.job_kill(job.name)
         if executor.job_state(job.name).running:
             raise GPUError(f"Container cosmos-{job.name} is still running after the kill; try again.")
@@ -287,14 +289,14 @@ def host_kill_all(host, *, actor: str) -> dict:
     jobs = list(Job.objects.filter(host=host, state__in=[JobState.RUNNING]).values_list("name", flat=True))
     ids = list(Run.objects.filter(job_id__in=jobs, status__in=[RunStatus.RUNNING, RunStatus.DOWNLOADING]).values_list("id", flat=True))
     run_transition(ids, from_=[RunStatus.RUNNING, RunStatus.DOWNLOADING], to=RunStatus.CANCELLING, error=f"Killed by {actor}.")
-    with hosts.executor_for(host) as executor:
+    with executor_for(host) as executor:
         killed = executor.kill_all()
-        still = [info for info in executor.containers() if info.running]
+        still = [info.name for info in executor.containers() if info.running]
     if still:
-        raise GPUError(f"{len(still)} container(s) still run on {host.name} after the kill; try again.")
+        raise GPUError(f"{', '.join(still)} still running on {host.name} after the kill; try again.")
     cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLING).values_list("id", flat=True))
     run_transition(cancelled, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
-    return {"host": host.name, "killed": [info.name for info in killed], "cancelled_runs": cancelled}
+    return {"host": host.name, "killed": killed, "cancelled_runs": cancelled}
 
 
 def _drain(lines_iter):

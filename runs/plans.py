@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from gpu import nvidia
+from gpu.executor import DockerExecutor
 from prompts.models import ModelType
 from prompts.selectors import prompt_input_paths
 from runs.models import Job, Run
@@ -48,8 +49,8 @@ def job_payload(job: Job, runs: list[Run]) -> Payload:
 
 
 def cache_path(sha256: str) -> str:
-    """Where an input lives on the host, relative to its work dir."""
-    return f"cache/{sha256}.mp4"
+    """Where an input video lives on the host, relative to its work dir."""
+    return DockerExecutor.cache_path(sha256, "mp4")
 
 
 def _inference(run: Run) -> Payload:
@@ -83,9 +84,9 @@ def _batch(runs: list[Run]) -> Payload:
         guidance=config["guidance"],
         sigma_max=config["sigma_max"],
     )
-    jsonl = nvidia.batch_jsonl(items)
-    options = {key: config[key] for key in ("fps", "blur_strength", "canny_threshold")}
-    return Payload("batch", {"base_spec": base_spec, "jsonl": jsonl, "options": options}, uploads)
+    # fps, blur and canny are flags of one run; in a batch, plain keys of the base spec set them.
+    base_spec.update({key: config[key] for key in ("fps", "blur_strength", "canny_threshold")})
+    return Payload("batch", {"base_spec": base_spec, "lines": nvidia.batch_jsonl(items)}, uploads)
 
 
 def _item(run: Run, uploads: dict[str, Path]) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def _upscale(run: Run) -> Payload:
     spec = nvidia.upscale_spec(
         input_video=cache_path(sha), weight=run.execution_config["control_weight"], prompt=run.prompt.prompt_text
     )
-    return Payload("upscale", {"spec": spec, "num_steps": run.execution_config["num_steps"]}, {sha: source})
+    return Payload("upscale", {"spec": spec}, {sha: source})
 
 
 def _enhance(runs: list[Run]) -> Payload:
@@ -143,9 +144,9 @@ def payload_files_write(job: Job, runs: list[Run], payload: Payload) -> None:
     """Keep what was sent beside the outputs: spec.json per run; a batch's spec and JSONL."""
     if payload.kind == "batch":
         folder = batch_dir(job)
-        write_json(folder / BATCH_SPEC, {**payload.body["base_spec"], **payload.body["options"]})
-        write_text(folder / BATCH_JSONL, payload.body["jsonl"])
-        for index, (run, line) in enumerate(zip(runs, payload.body["jsonl"].splitlines())):
+        write_json(folder / BATCH_SPEC, payload.body["base_spec"])
+        write_text(folder / BATCH_JSONL, payload.body["lines"])
+        for index, (run, line) in enumerate(zip(runs, payload.body["lines"].splitlines())):
             spec = {"batch": job.folder, "line": index, "base_spec": payload.body["base_spec"], "item": json.loads(line)}
             write_json(run_output_dir(run) / SPEC_NAME, spec)
         return

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from gpu.errors import TransportError
-from runs import hosts, reasons
+from gpu.executor import executor_for
+from runs import reasons
 from runs.dispatcher import new_lease
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, RunStatus
 from runs.transitions import run_transition
@@ -51,7 +52,7 @@ def _reconcile(job: Job, now) -> Action:
     if job.state in NOT_STARTED_STATES or job.host is None:
         return _hand_over(job, action, "restarted", "No container had started; the job starts over from its upload.")
     try:
-        with hosts.executor_for(job.host) as executor:
+        with executor_for(job.host) as executor:
             state = executor.job_state(job.name)
     except TransportError as error:
         lost_after = timedelta(seconds=settings.COSMOS["LOST_AFTER_SECONDS"])

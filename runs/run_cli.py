@@ -175,10 +175,10 @@ def _status(ctx, options):
             ctx.print(f"  [red]unreachable[/]: {host['error']}")
         for gpu in host["gpus"]:
             ctx.print(
-                f"  GPU {gpu.get('name')}: {gpu.get('memory_used')}/{gpu.get('memory_total')} MiB, "
-                f"{gpu.get('utilization')}% busy, {gpu.get('temperature')}°C"
+                f"  GPU {gpu['index']} {gpu['name']}: {gpu['memory_used_mb']}/{gpu['memory_total_mb']} MiB, "
+                f"{gpu['utilization_pct']}% busy, {gpu['temperature_c']}°C"
             )
-        ctx.print(f"  containers: {', '.join(c.get('name', '?') for c in host['containers']) or 'none'}")
+        ctx.print(f"  containers: {', '.join(c['name'] for c in host['containers']) or 'none'}")
         table = Table(show_header=True, box=None, padding=(0, 2))
         for column in ("Run", "Type", "Prompt", "Status", "Progress"):
             table.add_column(column)

@@ -52,7 +52,7 @@ def test_a_batch_dry_run_shows_the_jsonl_lines(alice, make_prompt):
     submission = services.inference_submit(user=alice, prompt_ids=[p.id for p in prompts], dry_run=True)
     [job] = submission.plan
     assert job["kind"] == "batch"
-    lines = [json.loads(line) for line in job["jsonl"].splitlines()]
+    lines = [json.loads(line) for line in job["lines"].splitlines()]
     assert [line["prompt"] for line in lines] == [p.prompt_text for p in prompts]
     assert job["base_spec"]["num_steps"] == 35
     assert not Run.objects.exists()
