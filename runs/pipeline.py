@@ -32,10 +32,20 @@ import threading
 import time
 
 from django.conf import settings
-from django.db.models import Case, IntegerField, When
+from django.db.models import Case, F, IntegerField, When
 from django.utils import timezone
 
-from gpu.errors import DockerStartFailed, GPUError, TransportError
+from gpu.errors import (
+    AuthFailed,
+    ConnectionLost,
+    DockerStartFailed,
+    GPUError,
+    HostKeyMismatch,
+    HostUnreachable,
+    TransportError,
+    TransportTimeout,
+    UnknownHostKey,
+)
 from gpu.executor import executor_for
 from runs import collect, plans, reasons
 from runs.progress import ProgressTracker
@@ -55,6 +65,12 @@ MAX_BATCH_LINES = 2000
 SLOT_POLL = 0.25
 
 
+# A worker taking a job for the (MAX_JOB_ATTEMPTS + 1)-th time fails it instead.
+MAX_JOB_ATTEMPTS = 5
+# The host itself could not be talked to (as opposed to a command on it failing).
+CONNECTION_ERRORS = (HostUnreachable, TransportTimeout, ConnectionLost, AuthFailed, HostKeyMismatch, UnknownHostKey)
+
+
 class LeaseLost(Exception):
     """Another worker owns the job now; this one must stop touching it."""
 
@@ -63,12 +79,18 @@ def job_execute(job_pk: int, lease: str) -> str:
     """Run the job if `lease` still names it; return a word on how it ended (for the task log)."""
     token = new_lease()
     taken = Job.objects.filter(pk=job_pk, lease=lease, state__in=UNFINISHED_JOB_STATES).update(
-        lease=token, heartbeat_at=timezone.now()
+        lease=token, heartbeat_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not taken:
         return "not ours"
     job = Job.objects.select_related("host").get(pk=job_pk)
-    return JobRunner(job, token).run()
+    runner = JobRunner(job, token)
+    if job.attempts > MAX_JOB_ATTEMPTS:
+        # Every worker that took it died or broke on it: stop handing it out.
+        why = job.error or "each worker stopped without finishing it"
+        runner.fail_all(reasons.WORKER_FAILED, f"Gave up after {job.attempts - 1} attempts: {why}")
+        return job.outcome
+    return runner.run()
 
 
 class JobRunner:
@@ -81,7 +103,7 @@ class JobRunner:
 
     def run(self) -> str:
         if self.job.host is None:
-            self._fail_all(reasons.HOST_REMOVED, "The GPU host of this job was removed.")
+            self.fail_all(*reasons.named(reasons.HOST_REMOVED))
             return self.job.outcome
         with Heartbeat(self.job, self.lease, on_beat=lambda: job_stop_unwanted(self.job.name)) as beat:
             self.beat = beat
@@ -93,6 +115,12 @@ class JobRunner:
                 return "taken over"
             except TransportError as error:
                 self._host_trouble(error)
+            except GPUError as error:  # the host answered, but refused the job (bad spec, bad id...)
+                self.fail_all(reasons.HOST_ERROR, error.message)
+            except Exception as error:
+                # A bug: keep the words for the next attempt (or for giving up), and let q2 log it.
+                Job.objects.filter(pk=self.job.pk, lease=self.lease).update(error=f"{type(error).__name__}: {error}")
+                raise
         from runs.tasks import dispatch_soon  # a slot may have opened; tasks import us
 
         dispatch_soon()
@@ -227,7 +255,7 @@ class JobRunner:
         self.job_done("cancelled")
         return False
 
-    def _fail_all(self, code: str, message: str) -> None:
+    def fail_all(self, code: str, message: str) -> None:
         ids = list(Run.objects.filter(job_id=self.job.name).values_list("id", flat=True))
         active = [*NOT_STARTED, RunStatus.RUNNING, RunStatus.DOWNLOADING, RunStatus.CANCELLING]
         run_transition(ids, from_=active, to=RunStatus.FAILED, failure_reason=code, error=message)
@@ -243,9 +271,11 @@ class JobRunner:
             logger.warning("Lost host %s while running job %s: %s", self.job.host.name, self.job.name, error.message)
             return
         limit = settings.COSMOS["HOST_ATTEMPTS"]
+        unreachable = isinstance(error, CONNECTION_ERRORS)
+        what = "could not be reached" if unreachable else "failed before the job started"
         for run in self.runs(NOT_STARTED):
             attempts = run.run_metadata.get("host_attempts", 0) + 1
-            note = f"Host {self.job.host.name} could not be reached ({error.message})"
+            note = f"Host {self.job.host.name} {what} ({error.message})"
             metadata = {**run.run_metadata, "host_attempts": attempts, "note": note}
             if attempts >= limit:
                 run_transition(
@@ -253,7 +283,7 @@ class JobRunner:
                     from_=NOT_STARTED,
                     to=RunStatus.FAILED,
                     run_metadata=metadata,
-                    failure_reason=reasons.LOST_CONNECTION,
+                    failure_reason=reasons.LOST_CONNECTION if unreachable else reasons.HOST_ERROR,
                     error=f"{note}; gave up after {attempts} attempts.",
                 )
             else:
