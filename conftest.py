@@ -11,6 +11,9 @@ os.environ.setdefault("COSMOS_SMART_NAMES", "1")
 
 import pytest  # noqa: E402
 
+# The sshd on loopback and simulated GPU hosts (see gpu/testing.py).
+pytest_plugins = ["gpu.testing"]
+
 
 @pytest.fixture
 def alice(django_user_model):
