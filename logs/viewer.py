@@ -54,6 +54,8 @@ class LogFilter:
     source: str = ""
     _regex: regex.Pattern | None = field(init=False, repr=False, compare=False, default=None)
     _text: re.Pattern | None = field(init=False, repr=False, compare=False, default=None)
+    _needle: str = field(init=False, repr=False, compare=False, default="")
+    _source_needle: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalised values are set once, here
@@ -68,6 +70,8 @@ class LogFilter:
                 f"The search text is {len(self.search_text)} characters long; use at most {SEARCH_MAX_LENGTH}.",
                 field="search_text",
             )
+        set_(self, "_needle", self.search_text.lower())
+        set_(self, "_source_needle", self.source.lower())
         if self.search_text:
             set_(self, "_text", re.compile(re.escape(self.search_text), re.IGNORECASE))
         if self.regex_pattern:
@@ -82,35 +86,48 @@ class LogFilter:
             self.levels or self.search_text or self.regex_pattern or self.start_time or self.end_time or self.source
         )
 
+    def pass_deadline(self) -> float:
+        """When a pass over a log that starts now must be done by (the pattern's time budget)."""
+        return time.monotonic() + REGEX_PASS_TIMEOUT
+
     def apply(self, entries: Iterable[LogEntry]) -> Iterator[LogEntry]:
         """The entries that match, lazily. Raises LogQueryError when the pattern is too slow."""
         if not self.active:
             yield from entries
             return
-        deadline = time.monotonic() + REGEX_PASS_TIMEOUT
+        deadline = self.pass_deadline()
+        matches_line, matches_source = self.matches_line, self.matches_source
         for entry in entries:
-            if self.matches(entry, deadline=deadline):
+            if matches_line(entry.level, entry.timestamp, entry.raw, deadline=deadline) and matches_source(entry.source):
                 yield entry
 
     def matches(self, entry: LogEntry, *, deadline: float | None = None) -> bool:
-        if self.levels and entry.level not in self.levels:
+        return self.matches_line(entry.level, entry.timestamp, entry.raw, deadline=deadline) and self.matches_source(
+            entry.source
+        )
+
+    def matches_line(self, level: str, timestamp: datetime | None, raw: str, *, deadline: float | None = None) -> bool:
+        """Every test but the source file's: what can be decided without parsing the line."""
+        if self.levels and level not in self.levels:
             return False
         if self.start_time or self.end_time:
-            when = entry.timestamp
-            if when is None:
+            if timestamp is None:
                 return False
-            if when.tzinfo is not None:
-                when = _naive(when)
-            if (self.start_time and when < self.start_time) or (self.end_time and when > self.end_time):
+            if timestamp.tzinfo is not None:
+                timestamp = _naive(timestamp)
+            if (self.start_time and timestamp < self.start_time) or (self.end_time and timestamp > self.end_time):
                 return False
-        if self.source and self.source.lower() not in entry.source.lower():
-            return False
-        if self.search_text and self.search_text.lower() not in entry.raw.lower():
+        if self.search_text and self._needle not in raw.lower():
             return False
         if self._regex is not None:
-            pattern, text = self._regex, entry.raw
-            return _timed(lambda timeout: pattern.search(text, timeout=timeout), deadline) is not None
+            try:
+                return self._regex.search(raw, timeout=_line_timeout(deadline)) is not None
+            except TimeoutError:
+                raise _too_slow() from None
         return True
+
+    def matches_source(self, source: str) -> bool:
+        return not self.source or self._source_needle in source.lower()
 
     def spans(self, text: str) -> list[Span]:
         """Where the search text and the pattern occur in `text`: sorted, merged (start, end) pairs."""
@@ -118,9 +135,11 @@ class LogFilter:
         if self._text is not None:
             found.extend(match.span() for match in self._text.finditer(text))
         if self._regex is not None:
-            pattern = self._regex
-            # finditer is lazy: the matches are collected inside the time limit.
-            matches = _timed(lambda timeout: [m.span() for m in pattern.finditer(text, timeout=timeout)], None)
+            try:
+                # finditer is lazy: the matches are collected inside the time limit.
+                matches = [m.span() for m in self._regex.finditer(text, timeout=REGEX_LINE_TIMEOUT)]
+            except TimeoutError:
+                raise _too_slow() from None
             found.extend(span for span in matches if span[0] != span[1])
         return _merge(found)[:MAX_SPANS_PER_LINE]
 
@@ -138,21 +157,22 @@ def compile_user_regex(pattern: str) -> regex.Pattern:
         raise LogQueryError(f"Invalid regular expression: {error}.", field="regex_pattern") from None
 
 
-def _timed(run: Callable[[float], object], deadline: float | None):
-    """`run(timeout)` under the per-line limit and what is left of the pass, or LogQueryError."""
-    timeout = REGEX_LINE_TIMEOUT
-    if deadline is not None:
-        timeout = min(timeout, deadline - time.monotonic())
-    try:
-        if timeout <= 0:
-            raise TimeoutError
-        return run(timeout)
-    except TimeoutError:
-        raise LogQueryError(
-            "The regular expression takes too long on this log. Make it simpler: avoid nested repeats "
-            "such as (a+)+ or (.*)* and alternatives that overlap.",
-            field="regex_pattern",
-        ) from None
+def _line_timeout(deadline: float | None) -> float:
+    """How long the pattern may run on the next line: the per-line limit, or what is left of the pass."""
+    if deadline is None:
+        return REGEX_LINE_TIMEOUT
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _too_slow()
+    return min(REGEX_LINE_TIMEOUT, left)
+
+
+def _too_slow() -> LogQueryError:
+    return LogQueryError(
+        "The regular expression takes too long on this log. Make it simpler: avoid nested repeats "
+        "such as (a+)+ or (.*)* and alternatives that overlap.",
+        field="regex_pattern",
+    )
 
 
 def _levels(levels: Iterable[str] | None) -> frozenset[str]:
