@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http.multipartparser import MultiPartParserError
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import router as accounts_router
 from gpu.errors import GPUError
 from prompts.api import router as prompts_router
 from prompts.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from runs.api import router as runs_router
+from runs.api import system_router
 
 api = NinjaAPI(
     title="Cosmos Workflow API",
@@ -113,5 +115,17 @@ def malformed(request, exc):
     return api.create_response(request, error_body(f"Malformed request: {exc}"), status=400)
 
 
+# Last: any other /api/ URL answers a JSON 404 (not Django's HTML page), whatever the method.
+fallback = Router()
+
+
+@fallback.api_operation(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", include_in_schema=False)
+def unknown_endpoint(request, rest: str):
+    return api.create_response(request, error_body(f"No API endpoint /api/{rest}; see /api/docs."), status=404)
+
+
 api.add_router("/", accounts_router)
 api.add_router("/", prompts_router)
+api.add_router("/", runs_router)
+api.add_router("/", system_router)
+api.add_router("/", fallback)

@@ -14,14 +14,13 @@ from ninja.errors import HttpError, ValidationError
 
 from accounts.auth import api_auth
 from prompts.errors import InvalidInput, NotAllowed
-from prompts.schemas import ErrorOut, PromptFieldsIn, PromptFromDirIn, PromptListQuery, PromptOut, PromptPageOut
+from prompts.schemas import BODY_ERRORS, ERRORS, PromptFieldsIn, PromptFromDirIn, PromptListQuery, PromptOut, PromptPageOut
 from prompts.selectors import prompt_to_dict, prompts_list, prompts_search
 from prompts.services import prompt_create
 from prompts.videos import ROLES
 
 router = Router(tags=["prompts"], auth=api_auth)
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut}
 
 _upload_schema = {
     "type": "object",
@@ -64,7 +63,7 @@ def prompts_get(request, filters: Query[PromptListQuery]):
 
 @router.post(
     "/prompts",
-    response={200: PromptOut, 201: PromptOut, **ERRORS},
+    response={200: PromptOut, 201: PromptOut, **BODY_ERRORS},
     summary="Create a prompt",
     description=(
         "Upload the control videos as `multipart/form-data` (`color` required; `depth`, `segmentation` "

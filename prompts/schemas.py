@@ -32,6 +32,12 @@ class ErrorOut(Schema):
     errors: list[FieldErrorOut] | None = Field(None, description="Every problem found (validation errors only)")
 
 
+# The error statuses every authenticated operation may answer, and those of operations with a body
+# (which may also be malformed, too big or of another content type).
+ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+BODY_ERRORS = {**ERRORS, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut}
+
+
 class InputVideoOut(Schema):
     path: str = Field(description="Where the video is stored, relative to the data folder")
     sha256: str

@@ -166,3 +166,27 @@ class Job(models.Model):
     @property
     def is_batch(self) -> bool:
         return bool(self.folder)
+
+
+class IdempotencyKey(models.Model):
+    """One `Idempotency-Key` a user sent with `POST /api/runs`, and the runs it created.
+
+    A retried request (same key, same body) gets those runs back instead of new ones; the same
+    key with another body is refused. Keys are per user and expire (see runs.idempotency).
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    # SHA-256 of the request body in canonical JSON: "the same request" whatever its spacing.
+    request_hash = models.CharField(max_length=64)
+    run_ids = models.JSONField(default=list)
+    batch_id = models.CharField(max_length=64, blank=True)
+    batch_name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key_uniq")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}:{self.key}"
