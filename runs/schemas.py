@@ -188,14 +188,37 @@ class OperationOut(Schema):
     progress: dict[str, Any] | None = None
 
 
+class GPUOut(Schema):
+    """One GPU as nvidia-smi reports it (the simulator's are named "... (cosmos-sim)")."""
+
+    index: int
+    name: str = Field(examples=["NVIDIA H100 80GB HBM3"])
+    memory_total_mb: int | None
+    memory_used_mb: int | None
+    utilization_pct: int | None
+    temperature_c: int | None
+    driver_version: str
+    cuda_version: str
+
+
+class ContainerOut(Schema):
+    id: str
+    name: str = Field(examples=["cosmos-rs_9b2e61f04c3a4d7e8f5a1c2b3d4e5f60"])
+    image: str
+    status: str = Field(examples=["Up 5 minutes"])
+    state: str = Field(examples=["running"])
+    created: str
+    labels: dict[str, str]
+
+
 class HostStatusOut(Schema):
     host: str = Field(examples=["local-sim"])
     address: str = Field(examples=["cosmos@gpu1.example.com:22"])
     simulated: bool = Field(description="True for the built-in simulator, which is not a GPU")
     enabled: bool
     slots: int
-    gpus: list[dict[str, Any]] = Field(description="One entry per GPU (nvidia-smi)")
-    containers: list[dict[str, Any]] = Field(description="Cosmos containers on the host")
+    gpus: list[GPUOut]
+    containers: list[ContainerOut] = Field(description="Cosmos containers on the host")
     error: str = Field(description="Why the host could not be reached; empty when it answered")
     operations: list[OperationOut]
     queued_jobs: int = Field(description="Jobs given to this host waiting for a free GPU slot")
