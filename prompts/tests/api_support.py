@@ -51,8 +51,13 @@ class ApiClient:
 
 @pytest.fixture(scope="session")
 def scene() -> dict[str, Path]:
-    """color/depth/segmentation mp4s that belong together, inside the allowed input roots."""
-    return write_scene(Path(settings.DATA_DIR) / "api-scene", frames=8, width=64, height=48)
+    """color/depth/segmentation mp4s that belong together, inside the allowed input roots.
+
+    Written once per process (each module importing this fixture gets its own instance)."""
+    folder = Path(settings.DATA_DIR) / "api-scene"
+    if not (folder / "segmentation.mp4").exists():
+        write_scene(folder, frames=8, width=64, height=48)
+    return {role: folder / f"{role}.mp4" for role in ("color", "depth", "segmentation")}
 
 
 def uploads(scene: dict[str, Path], *roles: str) -> dict[str, SimpleUploadedFile]:

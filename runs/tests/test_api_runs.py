@@ -7,8 +7,10 @@ on a GPU host are set on the row, and its output folder is written with real fil
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
+from django.db import connection
 
 from prompts.models import Prompt
 from prompts.tests.api_support import ApiClient, assert_error
@@ -174,6 +176,31 @@ def test_a_refused_request_does_not_use_up_its_key(as_alice, prompt):
     assert_error(as_alice.post("/runs", {"prompt_id": prompt.id, "weights": {"vis": 0}}, **{"Idempotency-Key": "k1"}), 422)
     response = as_alice.post("/runs", {"prompt_id": prompt.id}, **{"Idempotency-Key": "k1"})
     assert response.status_code == 201 and response.json()["replayed"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_create_the_runs_once(alice, make_prompt):
+    prompt = make_prompt(alice)
+    clients = [ApiClient(alice) for _ in range(4)]
+    barrier = threading.Barrier(len(clients))
+    responses = []
+
+    def send(api: ApiClient) -> None:
+        barrier.wait()
+        try:
+            responses.append(api.post("/runs", {"prompt_id": prompt.id}, **{"Idempotency-Key": "race"}))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(api,)) for api in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in responses] == [201] * 4
+    assert len({r.json()["runs"][0]["id"] for r in responses}) == 1
+    assert sorted(r.json()["replayed"] for r in responses) == [False, True, True, True]
+    assert Run.objects.count() == 1
 
 
 @pytest.mark.parametrize("key", ["has space", "x" * 201, "tab\there"])

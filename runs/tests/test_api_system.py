@@ -17,6 +17,14 @@ from runs.selectors import run_output_dir
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def own_files(settings, tmp_path):
+    """Inputs and outputs folders of this test alone: verify judges every file in them, and other
+    tests of this process leave files whose rows were rolled back."""
+    settings.INPUTS_DIR = settings.DATA_DIR / f"inputs-{tmp_path.name}"
+    settings.OUTPUTS_DIR = settings.DATA_DIR / f"outputs-{tmp_path.name}"
+
+
 def test_status_reports_hosts_gpus_and_queue(alice, local_host):
     body = ApiClient(alice).get("/status").json()
     [host] = body["hosts"]
@@ -64,7 +72,7 @@ def test_kill_on_an_unknown_host_is_404(staff):
     assert_error(ApiClient(staff).post("/hosts/nowhere/kill"), 404)
 
 
-def test_only_staff_may_verify_and_fix(alice, staff, make_prompt, settings):
+def test_only_staff_may_verify_and_fix(alice, staff, settings, own_files):
     assert_error(ApiClient(alice).post("/verify"), 403)
     assert ApiClient(staff).post("/verify").json()["ok"] is True
     orphan = settings.OUTPUTS_DIR / "run_rs_orphan"
@@ -83,7 +91,7 @@ def test_anonymous_gets_401_from_system_endpoints(local_host):
     assert_error(anonymous.post("/verify"), 401)
 
 
-def test_a_completed_runs_missing_output_is_found(staff, alice, make_prompt):
+def test_a_completed_runs_missing_output_is_found(staff, alice, make_prompt, own_files):
     [run] = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice).id]).runs
     Run.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
     assert not run_output_dir(run).exists()
