@@ -13,6 +13,7 @@ from django.test import Client
 
 from accounts.tokens import token_create
 from prompts.samples import write_scene
+from prompts.videos import ROLES
 
 
 class ApiClient:
@@ -49,15 +50,19 @@ class ApiClient:
         return self.client.delete(self._url(path, params), headers=self.headers)
 
 
+# Tiny clips: uploads and the simulator's copies of them stay fast.
+SCENE_FRAMES, SCENE_WIDTH, SCENE_HEIGHT = 8, 64, 48
+
+
 @pytest.fixture(scope="session")
-def scene() -> dict[str, Path]:
-    """color/depth/segmentation mp4s that belong together, inside the allowed input roots.
+def api_scene() -> dict[str, Path]:
+    """color/depth/segmentation mp4s that belong together, by role, inside the allowed input roots.
 
     Written once per process (each module importing this fixture gets its own instance)."""
     folder = Path(settings.DATA_DIR) / "api-scene"
     if not (folder / "segmentation.mp4").exists():
-        write_scene(folder, frames=8, width=64, height=48)
-    return {role: folder / f"{role}.mp4" for role in ("color", "depth", "segmentation")}
+        write_scene(folder, frames=SCENE_FRAMES, width=SCENE_WIDTH, height=SCENE_HEIGHT)
+    return {role: folder / f"{role}.mp4" for role in ROLES}
 
 
 def uploads(scene: dict[str, Path], *roles: str) -> dict[str, SimpleUploadedFile]:

@@ -23,7 +23,8 @@ import pytest
 from django.conf import settings
 
 from accounts.tokens import token_create
-from runs.tests.conftest import SCENE_FRAMES, SCENE_HEIGHT, SCENE_WIDTH
+from prompts.tests.api_support import SCENE_FRAMES, SCENE_HEIGHT, SCENE_WIDTH, api_scene  # noqa: F401 (fixture)
+from prompts.videos import ROLES
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -129,14 +130,14 @@ class Http:
         return status, json.loads(content)
 
 
-def test_upload_run_poll_download(server, alice, scene, tmp_path):
+def test_upload_run_poll_download(server, alice, api_scene, tmp_path):
     _, token = token_create(user=alice, name="e2e")
     http = Http(server, token)
 
     status, prompt = http.upload(
         "/api/prompts",
         {"prompt_text": "A red ball bounces across a plaza at dusk", "name": "e2e_ball"},
-        {role: scene / f"{role}.mp4" for role in ("color", "depth", "segmentation")},
+        {role: api_scene[role] for role in ROLES},
     )
     assert status == 201, prompt
 

@@ -9,7 +9,7 @@ import pytest
 
 from gpu.executor import executor_for
 from gpu.models import GPUHost
-from prompts.tests.api_support import ApiClient, assert_error
+from prompts.tests.api_support import ApiClient, api_scene, assert_error  # noqa: F401 (fixture)
 from runs import services
 from runs.models import Job, Run, RunStatus
 from runs.selectors import run_output_dir
@@ -51,8 +51,8 @@ def test_status_hides_other_users_runs(alice, bob, make_prompt, local_host):
     assert bobs_view["run_id"] is None and bobs_view["prompt_id"] is None
 
 
-def test_only_staff_may_kill_a_hosts_containers(alice, staff, local_host, scene):
-    shutil.copy(scene / "color.mp4", Path(local_host.remote_dir) / "in.mp4")
+def test_only_staff_may_kill_a_hosts_containers(alice, staff, local_host, api_scene):
+    shutil.copy(api_scene["color"], Path(local_host.remote_dir) / "in.mp4")
     spec = {"prompt": "a wedged job [sim:hang]", "input_video_path": "in.mp4", "vis": {"control_weight": 0.5}}
     with executor_for(local_host) as executor:
         executor.job_prepare("stray")
