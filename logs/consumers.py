@@ -51,7 +51,8 @@ CLOSE_SERVER_ERROR = 1011
 class LogTailConsumer(AsyncJsonWebsocketConsumer):
     poll_interval = 0.05  # seconds between looks at the file when no notification came
     state_interval = 1.0  # seconds between calls of extra_state() when no notification came
-    batch_bytes = READ_BYTES  # most bytes of lines per "lines" message
+    batch_bytes = READ_BYTES  # most bytes of lines per "lines" message...
+    batch_lines = 500  # ...and most lines (the live panel keeps or drops whole batches)
     max_tail = 10_000
 
     _follower: asyncio.Task | None = None
@@ -150,7 +151,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
                 if state and state != sent_state:
                     sent_state = state
                     await self.send_json({"type": "state", "state": state})
-            lines, end = await asyncio.to_thread(self.log.read_from, offset, self.batch_bytes)
+            lines, end = await asyncio.to_thread(self.log.read_from, offset, self.batch_bytes, max_lines=self.batch_lines)
             if lines:
                 await self._send_lines(parser, lines, offset, end)
                 offset = end

@@ -155,6 +155,15 @@ async def test_backlog_comes_in_batches_then_live_lines_follow(log):
     await comm.disconnect()
 
 
+async def test_batches_hold_at_most_batch_lines(log):
+    log.append([f"short {i}" for i in range(1200)])
+    comm = communicator(consumer(log.path))
+    assert (await comm.connect())[0]
+    sizes = [len((await next_of_type(comm, "lines"))["lines"]) for _ in range(3)]
+    assert sizes == [500, 500, 200]
+    await comm.disconnect()
+
+
 async def test_reconnecting_with_the_last_offset_misses_and_repeats_nothing(log):
     expected = [f"line {i}" for i in range(3000)]
     log.append(expected[:100])

@@ -1,0 +1,15 @@
+"""Settings of the panel test site: only what the panel needs (templates, static files, channels)."""
+
+SECRET_KEY = "panel-test-only"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.staticfiles", "channels", "logs"]
+MIDDLEWARE = ["whitenoise.middleware.WhiteNoiseMiddleware"]
+ROOT_URLCONF = "logs.tests.panel_server.urls"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+DATABASES = {}
+STATIC_URL = "/static/"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+USE_TZ = True
