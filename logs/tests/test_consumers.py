@@ -27,7 +27,7 @@ from logs.files import LogFile
 from logs.publish import anotify, group_name
 
 # Channels closes old database connections when a socket disconnects: the tests need a database.
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db]
 
 REDIS_URL = os.environ.get("COSMOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIMEOUT = 5  # generous: a slow CI box must not fail a correct consumer
@@ -334,6 +334,7 @@ def session_headers(username: str | None) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+@pytest.mark.django_db(transaction=True)  # the session is read from another thread: it must be committed
 @pytest.mark.parametrize(("who", "outcome"), [("alice", "lines"), ("bob", 4403), (None, 4401)])
 async def test_session_login_decides_through_the_real_auth_stack(log, alice, bob, who, outcome):
     log.append(["only for alice"])
