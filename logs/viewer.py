@@ -96,9 +96,8 @@ class LogFilter:
             yield from entries
             return
         deadline = self.pass_deadline()
-        matches_line, matches_source = self.matches_line, self.matches_source
         for entry in entries:
-            if matches_line(entry.level, entry.timestamp, entry.raw, deadline=deadline) and matches_source(entry.source):
+            if self.matches(entry, deadline=deadline):
                 yield entry
 
     def matches(self, entry: LogEntry, *, deadline: float | None = None) -> bool:
