@@ -37,7 +37,9 @@ def log_viewer_response(
     with `?export=json|text|csv|html` the filtered log as a download. Bad query input renders
     the page with the error beside its field (status 400) and filters nothing."""
     log_file = LogFile(log_path)
-    form = LogQueryForm(request.GET)
+    params = request.GET.copy()
+    params.setdefault("size", str(DEFAULT_PAGE_SIZE))  # so the select shows the size in use
+    form = LogQueryForm(params)
     valid = form.is_valid()
     data = form.cleaned_data if valid else {}
     log_filter = data.get("filter", LogFilter())

@@ -1,6 +1,7 @@
-"""The live log panel (static/logs/logpanel.js) in Chromium, against a real daphne serving a
+"""The log pages in Chromium, against a real daphne: the live panel (static/logs/logpanel.js over a
 LogTailConsumer: opening on the tail, live lines, markup shown as text, a bounded DOM, follow and
-scroll-up, "show earlier", reconnect after the server went away, and a refused socket."""
+scroll-up, "show earlier", reconnect after the server went away, a refused socket) and the viewer
+page (filter, search, highlight). Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ MAX_LINES = 300  # data-max-lines of the test page
 BATCH_LINES = 500  # LogTailConsumer.batch_lines
 PROJECT = Path(__file__).resolve().parents[2]
 WAIT_MS = 15_000
+ARTIFACTS = PROJECT / "test-artifacts"
+DATA = Path(__file__).parent / "data"
 
 
 class PanelServer:
@@ -216,3 +219,32 @@ def test_a_refused_socket_says_why_and_is_not_retried(site, panel_page):
     panel_page.wait_for_timeout(2000)
     assert len(sockets) == 1
     assert dom_lines(panel_page) == []
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_viewer_page_filters_searches_and_highlights(site, panel_page):
+    log, server = site
+    log.append((DATA / "success.log").read_text().splitlines() + (DATA / "oom.log").read_text().splitlines())
+    panel_page.goto(server.url + "/viewer")
+    panel_page.check("input[name=level][value=ERROR]")
+    panel_page.fill("input[name=q]", "out of memory")
+    panel_page.press("input[name=q]", "Enter")
+    panel_page.wait_for_selector(".log-lines mark")
+    assert panel_page.locator(".log-lines mark").all_text_contents() == ["out of memory"]
+    assert panel_page.locator(".log-row").count() == 1
+    assert "1 of 39 lines match" in panel_page.text_content("main")
+    screenshot(panel_page, "logs-viewer.png")
+    panel_page.set_viewport_size({"width": 390, "height": 800})
+    screenshot(panel_page, "logs-viewer-phone.png")
+
+
+def test_panel_page_screenshot(site, panel_page):
+    log, server = site
+    log.append((DATA / "oom.log").read_text().splitlines())
+    panel_page.goto(server.url + "/")
+    wait_for_last_line(panel_page, "cosmos_transfer1/diffusion/inference/transfer.py FAILED")
+    screenshot(panel_page, "logs-panel.png")

@@ -1,4 +1,4 @@
-"""The panel page (`/` allowed, `/refused` refused) and the earlier-lines endpoint."""
+"""The panel page (`/` allowed, `/refused` refused), the earlier-lines endpoint, the viewer page."""
 
 import os
 
@@ -6,13 +6,13 @@ from django.http import HttpResponse
 from django.template import engines
 from django.urls import path
 
-from logs.views import log_lines_response
+from logs.views import log_lines_response, log_viewer_response
 
 PAGE = engines["django"].from_string(
     """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>panel</title>
-<link rel="stylesheet" href="/static/logs/logs.css"></head><body>
+<link rel="stylesheet" href="/static/css/app.css"><link rel="stylesheet" href="/static/logs/logs.css"></head><body><main>
 {% include "logs/panel.html" with ws_url=ws_url lines_url="/lines" max_lines=300 %}
-</body></html>"""
+</main></body></html>"""
 )
 
 
@@ -24,7 +24,12 @@ def lines(request):
     return log_lines_response(request, log_path=os.environ["PANEL_LOG"])
 
 
+def viewer(request):
+    return log_viewer_response(request, log_path=os.environ["PANEL_LOG"], title="Log of rs_demo", back_url="/")
+
+
 urlpatterns = [
+    path("viewer", viewer),
     path("", panel),
     path("refused", panel, {"ws_url": "/ws/refused/"}),
     path("lines", lines),
