@@ -7,7 +7,8 @@ on our server: they are length-capped and run under a time limit (the `regex` pa
 the standard `re` has none), so a catastrophic pattern becomes a clear error, never a hung worker.
 
 `LogViewer` is a bounded in-memory buffer of entries (the oldest fall out) with a thread-safe
-stream callback to feed it, filtering, search with highlight spans, pages and per-level counts.
+stream callback to feed it, filtering, search with highlight spans, pages, per-level counts and
+exports.
 `page_of` pages any iterable of entries without holding more than one page of them.
 """
 
@@ -25,6 +26,7 @@ from typing import NamedTuple
 import regex
 
 from logs.errors import LogQueryError
+from logs.exports import export
 from logs.parsing import LEVELS, LineParser, LogEntry, normalize_level
 
 REGEX_MAX_LENGTH = 200
@@ -328,6 +330,10 @@ class LogViewer:
 
     def page(self, number: int | None = 1, size: int = 50, *, log_filter: LogFilter | None = None) -> Page:
         return page_of((log_filter or self.filter).apply(self.entries()), number=number, size=size)
+
+    def export(self, fmt: str, *, filtered: bool = True, title: str = "Log") -> str:
+        """The buffer (filtered by `filter`, or all of it) as json, text, csv or html."""
+        return export(self.filtered() if filtered else self.entries(), fmt, title=title)
 
     def stats(self) -> dict[str, int]:
         """How many buffered entries each level has (every level present, zero or not)."""

@@ -159,6 +159,15 @@ def test_viewer_filter_search_and_page():
     assert messages(page.items) == [f"line {i} ERROR" for i in (50, 60, 70, 80)]
 
 
+def test_viewer_exports_what_its_filter_keeps_or_everything():
+    viewer = LogViewer()
+    viewer.add_lines(["ok", "ERROR: <bad>"])
+    viewer.filter = LogFilter(levels=["ERROR"])
+    assert viewer.export("text") == "ERROR: <bad>\n"
+    assert viewer.export("text", filtered=False) == "ok\nERROR: <bad>\n"
+    assert "&lt;bad&gt;" in viewer.export("html", title="Run log")
+
+
 @pytest.mark.parametrize(
     ("number", "expected_number", "expected_items"),
     [(1, 1, [0, 1, 2, 3]), (3, 3, [8, 9]), (None, 3, [8, 9]), (99, 3, [8, 9]), (0, 1, [0, 1, 2, 3])],
