@@ -21,7 +21,7 @@ every migrate) puts them back and re-indexes when anything was missing or out of
 
 from __future__ import annotations
 
-from django.db import connections
+from django.db import connections, migrations
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -216,6 +216,20 @@ def install(connection: BaseDatabaseWrapper) -> None:
 def uninstall(connection: BaseDatabaseWrapper) -> None:
     statements = {"sqlite": SQLITE_UNINSTALL, "postgresql": POSTGRES_UNINSTALL}.get(connection.vendor, [])
     _execute(connection, statements)
+
+
+def migration_operation(vendor: str) -> migrations.RunPython:
+    """A migration step that installs (and on reverse removes) the index, on `vendor` only."""
+
+    def forward(apps, schema_editor):
+        if schema_editor.connection.vendor == vendor:
+            install(schema_editor.connection)
+
+    def backward(apps, schema_editor):
+        if schema_editor.connection.vendor == vendor:
+            uninstall(schema_editor.connection)
+
+    return migrations.RunPython(forward, backward, elidable=False)
 
 
 def ensure_installed(connection: BaseDatabaseWrapper) -> bool:
