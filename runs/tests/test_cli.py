@@ -1,106 +1,97 @@
-"""The run commands of `manage.py cosmos`: what people and scripts see, and refusals as one line."""
+"""`cosmos list runs`, `show`, `delete prompt`, `delete run`: tables, --json, and the owner rule."""
+
+from __future__ import annotations
 
 import json
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from prompts.models import Prompt
 from runs.models import Run, RunStatus
+
+pytestmark = pytest.mark.django_db
 
 
 def cosmos(*args) -> str:
     out = StringIO()
-    call_command("cosmos", *args, stdout=out)
+    call_command("cosmos", *[str(a) for a in args], stdout=out)
     return out.getvalue()
 
 
-@pytest.fixture
-def prompt(alice, make_prompt):
-    return make_prompt(alice)
+def add_run(prompt, status=RunStatus.COMPLETED):
+    return Run.objects.create(prompt=prompt, owner=prompt.owner, status=status)
 
 
-def test_inference_dry_run_prints_the_spec_and_creates_nothing(alice, prompt):
-    data = json.loads(cosmos("inference", prompt.id, "--weights", "0.3", "0.3", "0.2", "0.2", "--dry-run", "--json", "--user", "alice"))
-    assert data["dry_run"] is True
-    assert data["plan"][0]["spec"]["vis"] == {"control_weight": 0.3}
-    assert not Run.objects.exists()
-
-
-def test_inference_creates_runs_and_says_how_to_follow(alice, prompt, tmp_path):
-    ids = tmp_path / "ids.txt"
-    ids.write_text(f"{prompt.id}  # the ball\n\n")
-    text = cosmos("inference", "--prompts-file", str(ids), "--num-steps", "20", "--batch-name", "b1", "--user", "alice")
-    run = Run.objects.get()
-    assert run.id in text and "status --stream" in text
-    assert run.execution_config["num_steps"] == 20 and run.batch_name == "b1"
-
-
-def test_bad_input_is_one_clear_line(alice, bob, prompt):
-    with pytest.raises(CommandError, match="At least one control weight"):
-        cosmos("inference", prompt.id, "--weights", "0", "0", "0", "0", "--user", "alice")
-    with pytest.raises(CommandError, match="No prompt"):
-        cosmos("inference", prompt.id, "--user", "bob")
-    with pytest.raises(CommandError, match="Cannot read the prompts file"):
-        cosmos("inference", "--prompts-file", "/nonexistent/ids.txt", "--user", "alice")
-    with pytest.raises(CommandError, match="No run"):
-        cosmos("upscale", "rs_nosuchrun", "--user", "alice")
-    assert not Run.objects.exists()
-
-
-def test_cancel_and_retry(alice, prompt):
-    cosmos("inference", prompt.id, "--user", "alice")
-    run = Run.objects.get()
-    assert "cancelled" in cosmos("cancel", run.id, "--user", "alice")
-    with pytest.raises(CommandError, match="already cancelled"):
-        cosmos("cancel", run.id, "--user", "alice")
-    data = json.loads(cosmos("retry", run.id, "--json", "--user", "alice"))
-    assert data["status"] == "pending" and data["run_metadata"]["retry_of"] == run.id
-
-
-def test_show_lists_a_prompts_runs(alice, prompt):
-    cosmos("inference", prompt.id, "--user", "alice")
-    data = json.loads(cosmos("show", prompt.id, "--json", "--user", "alice"))
-    assert [run["status"] for run in data["runs"]] == ["pending"]
-
-
-def test_staff_commands_refuse_other_users(alice):
-    for args in (("verify",), ("reconcile",), ("kill", "--force")):
-        with pytest.raises(CommandError, match="Only staff"):
-            cosmos(*args, "--user", "alice")
-
-
-def test_kill_without_force_asks_and_refuses_without_a_terminal(admin_user):
-    with pytest.raises(CommandError, match="--force"):
-        cosmos("kill")
-
-
-def test_verify_and_reconcile_report(admin_user):
-    assert json.loads(cosmos("verify", "--json"))["ok"] is True
-    assert "Every active job has a live worker" in cosmos("reconcile")
-
-
-def test_status_stream_without_an_active_run_says_so(alice):
-    with pytest.raises(CommandError, match="No run of yours is active"):
-        cosmos("status", "--stream", "--user", "alice")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_status_shows_hosts_gpus_and_queue(admin_user, local_host):
-    [host] = json.loads(cosmos("status", "--json"))
-    assert host["host"] == local_host.name and host["simulated"]
-    assert "cosmos-sim" in host["gpus"][0]["name"]
-    text = cosmos("status")
-    assert local_host.name in text and "queue:" in text
-
-
-@pytest.mark.django_db(transaction=True)
-def test_inference_wait_runs_to_the_end(alice, make_prompt, local_host, monkeypatch):
+def test_list_runs_with_filters_and_json(alice, bob, make_prompt):
     prompt = make_prompt(alice)
-    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)  # the worker's tasks run inline
-    data = json.loads(cosmos("inference", prompt.id, "--wait", "--json", "--user", "alice"))
-    [run] = data["runs"]
-    assert run["status"] == RunStatus.COMPLETED
-    assert run["outputs"]["video"] == "output.mp4"
-    text = cosmos("show", prompt.id, "--user", "alice")
-    assert "completed" in text
+    done, failed = add_run(prompt), add_run(prompt, RunStatus.FAILED)
+    bobs = add_run(make_prompt(bob))
+    table = cosmos("list", "runs", "--user", "alice")
+    assert done.id in table and failed.id in table and bobs.id not in table and "Runs (2)" in table
+    data = json.loads(cosmos("list", "runs", "--user", "alice", "--status", "failed", "--json"))
+    assert [item["id"] for item in data["items"]] == [failed.id] and data["items"][0]["status"] == "failed"
+    data = json.loads(cosmos("list", "runs", "--user", "alice", "--prompt", prompt.id, "--limit", "1", "--json"))
+    assert (len(data["items"]), data["total"]) == (1, 2)
+    assert "No runs match." in cosmos("list", "runs", "--user", "bob", "--prompt", prompt.id)
+    with pytest.raises(CommandError, match="Unknown status 'done'"):
+        cosmos("list", "runs", "--user", "alice", "--status", "done")
+
+
+def test_show_prints_the_prompt_its_videos_and_runs(alice, make_prompt):
+    prompt = make_prompt(alice, "A futuristic city at night")
+    run = add_run(prompt)
+    page = cosmos("show", prompt.id, "--user", "alice")
+    for part in (prompt.id, "A futuristic city at night", "color", "320x176", "Runs (1)", run.id, "completed"):
+        assert part in page
+    data = json.loads(cosmos("show", prompt.id, "--user", "alice", "--json"))
+    assert data["id"] == prompt.id and [r["id"] for r in data["runs"]] == [run.id]
+    assert set(data["inputs"]) == {"color", "depth", "segmentation"}
+
+
+def test_nobody_sees_or_deletes_another_users_prompt(alice, bob, make_prompt):
+    prompt = make_prompt(alice)
+    run = add_run(prompt)
+    for args in (
+        ("show", prompt.id),
+        ("show", prompt.id, "--json"),
+        ("delete", "prompt", prompt.id, "--force"),
+        ("delete", "run", run.id, "--force"),
+    ):
+        with pytest.raises(CommandError, match="No (prompt|run) '"):
+            cosmos(*args, "--user", "bob")
+    assert Prompt.objects.filter(pk=prompt.id).exists() and Run.objects.filter(pk=run.id).exists()
+
+
+def test_delete_prompt_and_run(alice, make_prompt):
+    prompt, other = make_prompt(alice), make_prompt(alice)
+    add_run(prompt)
+    out = cosmos("delete", "prompt", prompt.id, "--user", "alice")
+    assert out.strip() == f"Deleted prompt {prompt.id} and 1 run(s)."
+    run = add_run(other)
+    assert json.loads(cosmos("delete", "run", run.id, "--user", "alice", "--json")) == {"deleted": run.id}
+    assert json.loads(cosmos("delete", "prompt", other.id, "--user", "alice", "--json")) == {
+        "deleted": other.id,
+        "runs_deleted": 0,
+    }
+    assert not Prompt.objects.exists()
+
+
+def test_delete_refuses_active_work_unless_forced(alice, make_prompt):
+    prompt = make_prompt(alice)
+    run = add_run(prompt, RunStatus.RUNNING)
+    with pytest.raises(CommandError, match="active run"):
+        cosmos("delete", "prompt", prompt.id, "--user", "alice")
+    with pytest.raises(CommandError, match="is running"):
+        cosmos("delete", "run", run.id, "--user", "alice")
+    cosmos("delete", "prompt", prompt.id, "--user", "alice", "--force")
+    assert not Run.objects.exists()
+
+
+def test_without_user_the_only_superuser_acts(admin_user, alice, make_prompt):
+    mine = make_prompt(admin_user)
+    theirs = make_prompt(alice)
+    listed = cosmos("list", "prompts")
+    assert mine.id in listed and theirs.id in listed  # a superuser is staff: sees everyone's

@@ -1,4 +1,7 @@
-"""`verify`: database and files compared; `--fix` removes orphans and marks broken runs, saying so."""
+"""`verify`: database and files compared; `--fix` removes orphans and marks broken runs, saying so.
+
+Each test has its own inputs/ and outputs/ (prompts.testing.isolated_storage), so files of other
+tests never show up here as orphans."""
 
 import os
 import time
@@ -6,16 +9,12 @@ import time
 import pytest
 from django.conf import settings
 
+from prompts.selectors import prompt_input_paths
+
 from runs import services
 from runs.models import Run, RunStatus
 from runs.outputs import manifest_write
 from runs.selectors import run_output_dir
-
-
-@pytest.fixture(autouse=True)
-def own_outputs(settings, tmp_path):
-    """Outputs of other tests (whose rows are gone) must not show up here as orphans."""
-    settings.OUTPUTS_DIR = tmp_path / "outputs"
 
 
 @pytest.fixture
@@ -71,7 +70,7 @@ def test_an_output_folder_without_a_run_is_removed_by_fix(staff, db):
 
 def test_a_prompt_whose_video_is_gone_is_reported_not_touched(staff, alice, make_prompt):
     prompt = make_prompt(alice)
-    path = settings.DATA_DIR / prompt.inputs["depth"]["path"]
+    path = prompt_input_paths(prompt)["depth"]
     path.rename(path.with_suffix(".bak"))
     try:
         report = services.integrity_verify(user=staff, fix=True)

@@ -36,10 +36,12 @@ def database_url() -> str:
 
 
 def start_qcluster() -> subprocess.Popen:
+    assert settings.INPUTS_DIR.parent == settings.OUTPUTS_DIR.parent
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cosmosproject.settings",
-        "COSMOS_DATA_DIR": str(settings.DATA_DIR),
+        # The data dir whose inputs/ and outputs/ this test uses (prompts.testing isolates them).
+        "COSMOS_DATA_DIR": str(settings.OUTPUTS_DIR.parent),
         "DATABASE_URL": database_url(),
         "COSMOS_Q_WORKERS": "2",
         "COSMOS_HEARTBEAT_SECONDS": "0.5",
