@@ -9,10 +9,7 @@ from __future__ import annotations
 import sys
 
 from django.core.management.base import CommandError
-<<<<<<< HEAD
 from django.utils import timezone
-=======
->>>>>>> main
 from rich import box
 from rich.console import Group
 from rich.panel import Panel
@@ -116,22 +113,7 @@ def _show(ctx, options):
             info["sha256"][:16] + "…",
         )
     parts = [facts, videos]
-<<<<<<< HEAD
     if not runs:
-=======
-    if runs:
-        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left", box=box.SIMPLE_HEAD)
-        run_table.add_column("ID", no_wrap=True, min_width=RUN_ID_WIDTH)
-        run_table.add_column("Status", no_wrap=True)
-        for column in ("Model", "Created", "Duration", "Note"):
-            run_table.add_column(column, overflow="fold")
-        for run in runs:
-            run_table.add_row(
-                run.id, status_text(run.status), run.model_type, when(run.created_at), duration(run), run.error[:80]
-            )
-        parts += [run_table, f"Outputs of a run are in {run_output_dir(runs[0]).parent}/run_<ID>"]
-    else:
->>>>>>> main
         parts.append("No runs yet.")
     ctx.print(Panel(Group(*parts), title=f"[bold]{prompt.id}[/]", title_align="left"))
     if runs:

@@ -10,7 +10,6 @@ import pytest
 from django.conf import settings
 
 from prompts.selectors import prompt_input_paths
-
 from runs import services
 from runs.models import Run, RunStatus
 from runs.outputs import manifest_write
