@@ -332,8 +332,9 @@ def host_kill_all(host, *, actor: str) -> dict:
         still = [info.name for info in executor.containers() if info.running]
     if still:
         raise GPUError(f"{', '.join(still)} still running on {host.name} after the kill; try again.")
-    cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLING).values_list("id", flat=True))
-    run_transition(cancelled, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+    run_transition(ids, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+    # The worker following a container may have seen it die and cancelled its runs first.
+    cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLED).values_list("id", flat=True))
     return {"host": host.name, "killed": killed, "cancelled_runs": cancelled}
 
 

@@ -12,6 +12,7 @@ from runs.dispatcher import dispatch
 from runs.models import UNFINISHED_JOB_STATES, Job, Run, RunStatus
 from runs.outputs import run_log_path
 from runs.pipeline import job_execute
+from runs.tests.work import sim_ready
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +35,7 @@ def closing(target):
 def test_every_run_is_executed_exactly_once(django_user_model, make_prompt, make_ssh_host, make_local_host, settings):
     settings.COSMOS = {**settings.COSMOS, "BATCH_MAX_RUNS": 10, "PREFETCH_JOBS": 1}
     make_ssh_host(slots=2, sim_config=QUICK)
-    make_local_host(slots=2, sim_config=QUICK)
+    sim_ready(make_local_host(slots=2, sim_config=QUICK))
     users = [django_user_model.objects.create_user(f"user{i}") for i in range(SUBMITTERS)]
     prompts = [make_prompt(user, f"scene of user {i}") for i, user in enumerate(users)]
     errors: list[BaseException] = []
