@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 
 from django.core.management.base import CommandError
+from django.utils import timezone
+from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from prompts.cli import add_page_options, page_caption, truncate, when
+from prompts.cli import PROMPT_ID_WIDTH, RUN_ID_WIDTH, add_page_options, page_caption, total_text, truncate, when
 from prompts.selectors import prompt_get, prompt_to_dict
 from runs.models import RunStatus
 from runs.selectors import run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
@@ -58,11 +60,14 @@ def _list_runs(ctx, options):
         ctx.json(page.to_dict(run_to_dict))
         return
     if not page.total:
-        ctx.print("No runs match." if any(options[k] for k in ("status", "prompt", "model", "owner")) else "No runs yet.")
+        filtered = any(options[key] for key in ("status", "prompt", "model", "owner"))
+        ctx.print("No runs match." if filtered else "No runs yet.")
         return
-    table = Table(title=f"Runs ({page.total})", caption=page_caption(page))
-    for column in ("ID", "Prompt", "Model", "Status", "Owner", "Created", "Duration"):
-        table.add_column(column, no_wrap=column in ("ID", "Prompt"))
+    table = Table(title=f"Runs ({total_text(page)})", caption=page_caption(page))
+    table.add_column("ID", no_wrap=True, min_width=RUN_ID_WIDTH)
+    table.add_column("Prompt", no_wrap=True, min_width=PROMPT_ID_WIDTH)
+    for column in ("Model", "Status", "Owner", "Created", "Duration"):
+        table.add_column(column)
     for run in page.items:
         table.add_row(
             run.id,
@@ -108,19 +113,31 @@ def _show(ctx, options):
             info["sha256"][:16] + "…",
         )
     parts = [facts, videos]
-    if runs:
-        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left")
-        for column in ("ID", "Model", "Status", "Created", "Duration", "Outputs"):
-            run_table.add_column(column, no_wrap=column == "ID")
-        for run in runs:
-            outputs = str(run_output_dir(run)) if run.status == RunStatus.COMPLETED else run.error[:60]
-            run_table.add_row(
-                run.id, run.model_type, status_text(run.status), when(run.created_at), duration(run), outputs
-            )
-        parts.append(run_table)
-    else:
+    if not runs:
         parts.append("No runs yet.")
     ctx.print(Panel(Group(*parts), title=f"[bold]{prompt.id}[/]", title_align="left"))
+    if runs:
+        # Outside the panel and with the outputs on lines of their own: a run id and a path
+        # are long, and the table must stay readable at 80 columns (pipes, CI logs).
+        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for column in ("ID", "Model", "Status", "Created", "Took"):
+            run_table.add_column(column, no_wrap=True)
+        for run in runs:
+            created = timezone.localtime(run.created_at).strftime("%m-%d %H:%M")
+            run_table.add_row(run.id, run.model_type, status_text(run.status), created, duration(run))
+        ctx.print(run_table)
+        for run in runs:
+            if run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+                ctx.print(f"  {run.id} {'->' if run.status == RunStatus.COMPLETED else 'failed:'} {_outputs(run)}")
+
+
+def _outputs(run) -> str:
+    """What a run left: its video (or enhanced prompt) for a completed run, the reason for a failed one."""
+    if run.status == RunStatus.COMPLETED:
+        if run.outputs.get("enhanced_prompt_id"):
+            return f"prompt {run.outputs['enhanced_prompt_id']}"
+        return str(run_output_dir(run) / run.outputs.get("video", ""))
+    return run.error
 
 
 def _confirm(ctx, options, question: str) -> None:

@@ -49,7 +49,7 @@ from gpu.errors import (
 from gpu.executor import executor_for
 from runs import collect, plans, reasons
 from runs.progress import ProgressTracker
-from runs.dispatcher import new_lease, slot_free
+from runs.dispatcher import dispatch_soon, new_lease, slot_free
 from runs.heartbeat import Heartbeat
 from runs.joblog import JobLogs
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, Run, RunStatus
@@ -62,6 +62,7 @@ NOT_STARTED = (RunStatus.QUEUED, RunStatus.UPLOADING)
 # MAX_BATCH_LINES lines: one append, one mark and one wake-up per batch, not per line.
 FLUSH_WAIT = 0.02
 MAX_BATCH_LINES = 2000
+MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
 
 
@@ -121,17 +122,16 @@ class JobRunner:
                 # A bug: keep the words for the next attempt (or for giving up), and let q2 log it.
                 Job.objects.filter(pk=self.job.pk, lease=self.lease).update(error=f"{type(error).__name__}: {error}")
                 raise
-        from runs.tasks import dispatch_soon  # a slot may have opened; tasks import us
-
-        dispatch_soon()
+        dispatch_soon()  # whatever happened, this job no longer holds its place
         return self.job.outcome or self.job.state
 
     def _advance(self) -> None:
+        resuming = self.job.state == JobState.RUNNING  # a previous worker started the container
         if self.job.state in (JobState.CLAIMED, JobState.UPLOADING, JobState.READY):
             if not self._stage() or not self._wait_for_slot() or not self._start():
                 return
         if self.job.state == JobState.RUNNING:
-            self._follow()
+            self._follow(resuming=resuming)
         if self.job.state == JobState.COLLECTING:
             collect.job_collect(self)
 
@@ -199,31 +199,39 @@ class JobRunner:
                 state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=error.exit_code, error=error.message
             )
 
-    def _follow(self) -> None:
+    def _follow(self, *, resuming: bool) -> None:
         """Copy the container's log into the runs' logs until it has ended and is drained."""
         runs = self.runs([RunStatus.RUNNING, RunStatus.CANCELLING])
         logs = JobLogs(self.job, runs)
         offset = logs.resume(self.job.log_marks)
-        state = self.ex.job_state(self.job.name)
-        if not state.exists and offset == 0:
-            # The previous worker died between recording the start and starting the container.
-            self._container_start(plans.job_payload(self.job, self.runs([RunStatus.RUNNING])), logs)
-            if self.job.state != JobState.RUNNING:
-                return
-        elif offset:
-            logs.note(f"Re-attached to container cosmos-{self.job.name}; following its log from byte {offset:,}.")
-            self._job_update(log_marks=logs.mark())
+        if resuming:
+            if not self.ex.job_state(self.job.name).exists and offset == 0:
+                # The previous worker died between recording the start and starting the container.
+                self._container_start(plans.job_payload(self.job, self.runs([RunStatus.RUNNING])), logs)
+                if self.job.state != JobState.RUNNING:
+                    return
+            else:
+                logs.note(f"Re-attached to container cosmos-{self.job.name}; following its log from byte {offset:,}.")
+                self._job_update(log_marks=logs.mark())
         tracker = ProgressTracker(self.job, runs)
+        marked_at = time.monotonic()
         for lines, end in _drain(self.ex.job_log_follow(self.job.name, offset=offset)):
             self._check_lease()
             logs.append(lines, end)
-            self._job_update(log_marks=logs.mark())
+            # Any past mark is a consistent place to resume from, so marks need not be written
+            # per batch: once a second keeps a chatty container from flooding the database.
+            if time.monotonic() - marked_at >= MARK_INTERVAL:
+                self._job_update(log_marks=logs.mark())
+                marked_at = time.monotonic()
             logs.flush(state_changed=tracker.feed(lines))
         tracker.close()
         state = self.ex.job_state(self.job.name)
         exit_code = state.exit_code if state.exists else None
-        self._job_update(state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=exit_code)
+        self._job_update(
+            state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=exit_code, log_marks=logs.mark()
+        )
         logs.note(f"Container cosmos-{self.job.name} ended with exit code {exit_code}.")
+        dispatch_soon()  # the GPU slot is free now: claim the next job while this one collects
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -324,8 +332,9 @@ def host_kill_all(host, *, actor: str) -> dict:
         still = [info.name for info in executor.containers() if info.running]
     if still:
         raise GPUError(f"{', '.join(still)} still running on {host.name} after the kill; try again.")
-    cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLING).values_list("id", flat=True))
-    run_transition(cancelled, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+    run_transition(ids, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+    # The worker following a container may have seen it die and cancelled its runs first.
+    cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLED).values_list("id", flat=True))
     return {"host": host.name, "killed": killed, "cancelled_runs": cancelled}
 
 

@@ -12,6 +12,7 @@ from runs import services
 from runs.dispatcher import dispatch
 from runs.models import Job, JobState, Run, RunStatus
 from runs.pipeline import job_execute
+from runs.tests.work import sim_ready
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,6 +20,8 @@ SLOW = {"load_seconds": 30, "step_seconds": 0.01}
 
 
 def in_thread(job):
+    sim_ready(job.host)
+
     def target():
         try:
             job_execute(job.pk, job.lease)
@@ -69,12 +72,15 @@ def test_cancel_while_running_kills_the_container_first(alice, make_prompt, sim_
     assert run.status == RunStatus.CANCELLED and run.completed_at
 
 
-def test_cancel_while_uploaded_and_waiting_for_the_gpu_never_starts_it(alice, make_prompt, local_host, settings):
+def test_cancel_while_uploaded_and_waiting_for_the_gpu_never_starts_it(
+    alice, make_prompt, other_scene, local_host, settings
+):
     settings.COSMOS = {**settings.COSMOS, "PREFETCH_JOBS": 1}
     local_host.sim_config = SLOW
     local_host.save()
     first = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice, "first").id]).runs[0]
-    second = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice, "second").id], params={"seed": 2}).runs[0]
+    second_prompt = make_prompt(alice, "second", video_dir=other_scene)
+    second = services.inference_submit(user=alice, prompt_ids=[second_prompt.id], params={"seed": 2}).runs[0]
     running, waiting = dispatch()
     workers = [in_thread(running), in_thread(waiting)]
     wait_for(lambda: Job.objects.get(pk=waiting.pk).state == JobState.READY, what="the second job's upload")
@@ -103,4 +109,5 @@ def test_kill_stops_every_container_and_cancels_their_runs(alice, staff, make_pr
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
     assert Job.objects.get(pk=job.pk).outcome == "cancelled"
+
 

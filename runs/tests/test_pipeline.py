@@ -11,7 +11,9 @@ from runs import services
 from runs.models import Job, Run, RunStatus
 from runs.outputs import manifest_read
 from runs.selectors import run_output_dir
-from runs.tests.conftest import SCENE_FRAMES, SCENE_HEIGHT, SCENE_WIDTH
+from prompts.samples import DEFAULT_HEIGHT as SCENE_HEIGHT
+from prompts.samples import DEFAULT_WIDTH as SCENE_WIDTH
+from prompts.testing import SCENE_FRAMES
 from runs.tests.work import work_off
 
 pytestmark = pytest.mark.django_db(transaction=True)

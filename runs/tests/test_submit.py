@@ -92,14 +92,14 @@ def test_no_prompt_ids_is_refused(alice):
         services.inference_submit(user=alice, prompt_ids=[])
 
 
-def test_create_and_run_with_bad_weights_leaves_no_prompt(alice, scene):
+def test_create_and_run_with_bad_weights_leaves_no_prompt(alice, scene_dir):
     with pytest.raises(InvalidInput):
-        services.create_and_run(user=alice, prompt_text="a cat", video_dir=scene, params={"weights": [0, 0, 0, 0]})
+        services.create_and_run(user=alice, prompt_text="a cat", video_dir=scene_dir, params={"weights": [0, 0, 0, 0]})
     assert not Prompt.objects.exists()
 
 
-def test_create_and_run_makes_prompt_and_run(alice, scene):
-    submission = services.create_and_run(user=alice, prompt_text="a cat on a roof", video_dir=scene, name="cat")
+def test_create_and_run_makes_prompt_and_run(alice, scene_dir):
+    submission = services.create_and_run(user=alice, prompt_text="a cat on a roof", video_dir=scene_dir, name="cat")
     [run] = submission.runs
     assert run.prompt.prompt_text == "a cat on a roof"
     assert Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).exists()

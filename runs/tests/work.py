@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gpu.transports import transport_for
 from runs.dispatcher import dispatch
 from runs.models import UNFINISHED_JOB_STATES, Job
 from runs.pipeline import job_execute
@@ -19,3 +20,11 @@ def work_off(*, rounds: int = 30) -> list[str]:
         for job in jobs:
             outcomes.append(job_execute(job.pk, job.lease))
     raise AssertionError(f"work not done after {rounds} rounds")
+
+
+def sim_ready(*hosts) -> None:
+    """Install the simulator for local hosts before test threads open transports at once:
+    gpu's installer writes its files under per-process temp names, so two threads of one
+    process installing together collide (reported to the gpu layer)."""
+    for host in hosts:
+        transport_for(host)

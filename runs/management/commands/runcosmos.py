@@ -8,6 +8,7 @@ arrives, and stops the other one.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -68,7 +69,9 @@ class Command(BaseCommand):
         admin = first_admin_ensure()
         if admin:
             username, password = admin
-            self.stdout.write(self.style.WARNING("First start: created an admin user. Note the password now, it is not shown again:"))
+            self.stdout.write(
+                self.style.WARNING("First start: created an admin user. Note the password now, it is not shown again:")
+            )
             self.stdout.write(f"  username: {username}\n  password: {password}")
         if local_sim_host_ensure():
             self.stdout.write("Registered GPU host 'local-sim': a simulator on this machine (no GPU, no Docker).")
@@ -77,8 +80,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote sample inputs to {samples}")
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen:
-        # Same process group: Ctrl-C in the terminal reaches the children too, and they stop cleanly.
-        return subprocess.Popen(argv, cwd=settings.BASE_DIR)
+        return subprocess.Popen(argv, cwd=settings.BASE_DIR, preexec_fn=_child_setup)
+
+
+def _child_setup() -> None:
+    """In the child before exec: own process group, and SIGTERM when this command dies.
+
+    Its own group, so Ctrl-C in the terminal reaches only this command, which then stops each
+    child with exactly one SIGTERM (the task worker hangs on a second signal while stopping).
+    The death signal, so a child never outlives a killed parent and holds the port.
+    """
+    os.setpgid(0, 0)
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _answers(host: str, port: int) -> bool:
