@@ -57,8 +57,7 @@ def prompts_get(request, filters: Query[PromptListQuery]):
     query = (filters.q or "").strip()
     common = {"user": request.auth, "model_type": filters.model_type, "limit": filters.limit, "offset": filters.offset}
     page = prompts_search(query=query, **common) if query else prompts_list(**common)
-    return {"items": [prompt_to_dict(p) for p in page.items], "total": page.total, "limit": page.limit,
-            "offset": page.offset}
+    return page.to_dict(prompt_to_dict)
 
 
 @router.post(

@@ -65,11 +65,17 @@ class PromptOut(Schema):
     updated_at: datetime
 
 
-class PromptPageOut(Schema):
-    items: list[PromptOut]
-    total: int = Field(description="Matching prompts in all pages")
+class PageFields(Schema):
+    """The paging fields of every list (`prompts.paging.Page.to_dict`)."""
+
+    total: int = Field(description="Matching items in all pages (at least this many when `total_exact` is false)")
+    total_exact: bool = Field(description="False when a search stopped counting at its cap")
     limit: int
     offset: int
+
+
+class PromptPageOut(PageFields):
+    items: list[PromptOut]
 
 
 class PromptListQuery(Schema):

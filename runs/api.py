@@ -122,9 +122,7 @@ def prompt_enhance(request, prompt_id: str, payload: Body[EnhanceIn] = None):
     "staff see everyone's.",
 )
 def runs_list(request, filters: Query[RunListQuery]):
-    page = runs_for_user(user=request.auth, **filters.dict())
-    return {"items": [run_to_dict(run) for run in page.items], "total": page.total, "limit": page.limit,
-            "offset": page.offset}
+    return runs_for_user(user=request.auth, **filters.dict()).to_dict(run_to_dict)
 
 
 @router.post(

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 
 from prompts.paging import MAX_LIMIT
-from prompts.schemas import EXAMPLE_PROMPT_ID, MAX_OFFSET, ModelTypeName, PromptOut
+from prompts.schemas import EXAMPLE_PROMPT_ID, MAX_OFFSET, ModelTypeName, PageFields, PromptOut
 from prompts.selectors import PROMPT_ID
 from runs.models import RunStatus
 from runs.params import FPS_RANGE, GUIDANCE_RANGE, NUM_STEPS_RANGE, SEED_RANGE, SIGMA_MAX_RANGE, STRENGTHS
@@ -67,11 +67,8 @@ class RunDetailOut(RunOut):
     files: list[RunFileOut] = Field(description="Files in the run's output folder (download with Range support)")
 
 
-class RunPageOut(Schema):
+class RunPageOut(PageFields):
     items: list[RunOut]
-    total: int
-    limit: int
-    offset: int
 
 
 class PromptDetailOut(PromptOut):

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 
 from accounts.tokens import token_create
 from prompts.services import prompt_create
-from prompts.tests.api_support import api_scene  # noqa: F401 (fixture)
+from prompts.testing import scene_dir  # noqa: F401 (fixture)
 from runs.models import Run, RunStatus
 from runs.selectors import run_output_dir
 
@@ -45,17 +45,17 @@ def same_connection():
 
 
 @pytest.fixture
-def fuzz_auth(django_user_model, api_scene, same_connection):  # noqa: F811
+def fuzz_auth(django_user_model, scene_dir, same_connection):  # noqa: F811
     """A user with a prompt and a completed run (output video, log); their token as a header."""
     user, _ = django_user_model.objects.get_or_create(username="fuzzer")
-    prompt = prompt_create(user=user, prompt_text="A bright city at night", video_dir=api_scene["color"].parent)
+    prompt = prompt_create(user=user, prompt_text="A bright city at night", video_dir=scene_dir)
     run, created = Run.objects.get_or_create(
         id="rs_fuzz", defaults={"prompt": prompt, "owner": user, "status": RunStatus.COMPLETED}
     )
     if created:
         folder = run_output_dir(run)
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(api_scene["color"], folder / "output.mp4")
+        shutil.copy(scene_dir / "color.mp4", folder / "output.mp4")
         (folder / "execution.log").write_text("line one\nline two\n")
     _, raw = token_create(user=user, name="fuzz")
     return {"Authorization": f"Bearer {raw}"}

@@ -1,4 +1,4 @@
-"""Helpers for the JSON API tests: a client that sends a user's bearer token, and small real videos."""
+"""Helpers for the JSON API tests: a client that sends a user's bearer token, uploads, the error shape."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import json as jsonlib
 from pathlib import Path
 from urllib.parse import urlencode
 
-import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from accounts.tokens import token_create
-from prompts.samples import write_scene
 from prompts.videos import ROLES
 
 
@@ -50,25 +47,11 @@ class ApiClient:
         return self.client.delete(self._url(path, params), headers=self.headers)
 
 
-# Tiny clips: uploads and the simulator's copies of them stay fast.
-SCENE_FRAMES, SCENE_WIDTH, SCENE_HEIGHT = 8, 64, 48
-
-
-@pytest.fixture(scope="session")
-def api_scene() -> dict[str, Path]:
-    """color/depth/segmentation mp4s that belong together, by role, inside the allowed input roots.
-
-    Written once per process (each module importing this fixture gets its own instance)."""
-    folder = Path(settings.DATA_DIR) / "api-scene"
-    if not (folder / "segmentation.mp4").exists():
-        write_scene(folder, frames=SCENE_FRAMES, width=SCENE_WIDTH, height=SCENE_HEIGHT)
-    return {role: folder / f"{role}.mp4" for role in ROLES}
-
-
-def uploads(scene: dict[str, Path], *roles: str) -> dict[str, SimpleUploadedFile]:
-    roles = roles or tuple(scene)
+def uploads(folder: Path, *roles: str) -> dict[str, SimpleUploadedFile]:
+    """The videos of a scene folder as uploaded files (all three roles unless some are named)."""
     return {
-        role: SimpleUploadedFile(f"{role}.mp4", scene[role].read_bytes(), content_type="video/mp4") for role in roles
+        role: SimpleUploadedFile(f"{role}.mp4", (folder / f"{role}.mp4").read_bytes(), content_type="video/mp4")
+        for role in roles or ROLES
     }
 
 

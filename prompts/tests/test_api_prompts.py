@@ -7,19 +7,20 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from prompts.models import Prompt
 from prompts.services import prompt_create
-from prompts.tests.api_support import ApiClient, api_scene, assert_error, uploads  # noqa: F401 (fixture)
+from prompts.testing import SCENE_FRAMES
+from prompts.tests.api_support import ApiClient, assert_error, uploads
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice_prompt(alice, api_scene):
-    return prompt_create(user=alice, prompt_text="A futuristic city at night with neon lights", video_dir=api_scene["color"].parent)
+def alice_prompt(alice, scene_dir):
+    return prompt_create(user=alice, prompt_text="A futuristic city at night with neon lights", video_dir=scene_dir)
 
 
 @pytest.fixture
-def bob_prompt(bob, api_scene):
-    return prompt_create(user=bob, prompt_text="A quiet forest at dawn", video_dir=api_scene["color"].parent)
+def bob_prompt(bob, scene_dir):
+    return prompt_create(user=bob, prompt_text="A quiet forest at dawn", video_dir=scene_dir)
 
 
 def test_anonymous_gets_401_everywhere():
@@ -44,9 +45,9 @@ def test_search_is_case_insensitive_and_private(alice, bob, alice_prompt, bob_pr
     assert ApiClient(alice).get("/prompts", {"q": "forest"}).json()["total"] == 0
 
 
-def test_list_pages_and_filters_by_model_type(alice, api_scene):
+def test_list_pages_and_filters_by_model_type(alice, scene_dir):
     for i in range(3):
-        prompt_create(user=alice, prompt_text=f"Scene number {i}", video_dir=api_scene["color"].parent)
+        prompt_create(user=alice, prompt_text=f"Scene number {i}", video_dir=scene_dir)
     api = ApiClient(alice)
     page = api.get("/prompts", {"limit": 2, "offset": 2}).json()
     assert page["total"] == 3 and len(page["items"]) == 1
@@ -69,28 +70,28 @@ def test_bad_list_parameters_are_422_naming_the_field(alice, params, field):
     assert body["errors"][0]["field"] == field
 
 
-def test_upload_creates_a_prompt(alice, api_scene):
+def test_upload_creates_a_prompt(alice, scene_dir):
     response = ApiClient(alice).upload(
-        "/prompts", {"prompt_text": "A red ball bounces", "name": "ball", **uploads(api_scene, "color", "depth")}
+        "/prompts", {"prompt_text": "A red ball bounces", "name": "ball", **uploads(scene_dir, "color", "depth")}
     )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["id"].startswith("ps_") and body["name"] == "ball" and body["owner"] == "alice"
     assert set(body["inputs"]) == {"color", "depth"}
-    assert body["inputs"]["color"]["width"] == 64 and body["inputs"]["color"]["frames"] == 8
+    assert body["inputs"]["color"]["width"] == 320 and body["inputs"]["color"]["frames"] == SCENE_FRAMES
     assert Prompt.objects.get(pk=body["id"]).owner == alice
 
 
-def test_uploading_the_same_prompt_again_returns_it_with_200(alice, api_scene):
+def test_uploading_the_same_prompt_again_returns_it_with_200(alice, scene_dir):
     api = ApiClient(alice)
-    first = api.upload("/prompts", {"prompt_text": "Same again", **uploads(api_scene, "color")})
-    second = api.upload("/prompts", {"prompt_text": "Same again", **uploads(api_scene, "color")})
+    first = api.upload("/prompts", {"prompt_text": "Same again", **uploads(scene_dir, "color")})
+    second = api.upload("/prompts", {"prompt_text": "Same again", **uploads(scene_dir, "color")})
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"] and Prompt.objects.count() == 1
 
 
-def test_upload_without_color_is_422_and_creates_nothing(alice, api_scene):
-    assert_error(ApiClient(alice).upload("/prompts", {"prompt_text": "No color", **uploads(api_scene, "depth")}), 422)
+def test_upload_without_color_is_422_and_creates_nothing(alice, scene_dir):
+    assert_error(ApiClient(alice).upload("/prompts", {"prompt_text": "No color", **uploads(scene_dir, "depth")}), 422)
     assert not Prompt.objects.exists()
 
 
@@ -101,30 +102,30 @@ def test_upload_of_a_non_video_is_422_and_creates_nothing(alice):
     assert not Prompt.objects.exists()
 
 
-def test_upload_with_an_unknown_file_field_is_422(alice, api_scene):
-    data = {"prompt_text": "Extra", **uploads(api_scene, "color"), "normals": uploads(api_scene, "depth")["depth"]}
+def test_upload_with_an_unknown_file_field_is_422(alice, scene_dir):
+    data = {"prompt_text": "Extra", **uploads(scene_dir, "color"), "normals": uploads(scene_dir, "depth")["depth"]}
     assert_error(ApiClient(alice).upload("/prompts", data), 422, "normals")
     assert not Prompt.objects.exists()
 
 
-def test_upload_without_text_is_422_naming_the_field(alice, api_scene):
-    body = assert_error(ApiClient(alice).upload("/prompts", uploads(api_scene, "color")), 422, "prompt_text")
+def test_upload_without_text_is_422_naming_the_field(alice, scene_dir):
+    body = assert_error(ApiClient(alice).upload("/prompts", uploads(scene_dir, "color")), 422, "prompt_text")
     assert body["errors"] == [{"field": "prompt_text", "message": "This field is required"}]
 
 
-def test_empty_text_after_sanitising_is_422(alice, api_scene):
-    assert_error(ApiClient(alice).upload("/prompts", {"prompt_text": "\x00\x01 ", **uploads(api_scene, "color")}), 422)
+def test_empty_text_after_sanitising_is_422(alice, scene_dir):
+    assert_error(ApiClient(alice).upload("/prompts", {"prompt_text": "\x00\x01 ", **uploads(scene_dir, "color")}), 422)
     assert not Prompt.objects.exists()
 
 
-def test_staff_creates_from_a_server_folder(staff, api_scene):
-    response = ApiClient(staff).post("/prompts", {"prompt_text": "From the server", "video_dir": str(api_scene["color"].parent)})
+def test_staff_creates_from_a_server_folder(staff, scene_dir):
+    response = ApiClient(staff).post("/prompts", {"prompt_text": "From the server", "video_dir": str(scene_dir)})
     assert response.status_code == 201, response.content
     assert set(response.json()["inputs"]) == {"color", "depth", "segmentation"}
 
 
-def test_a_user_may_not_create_from_a_server_folder(alice, api_scene):
-    response = ApiClient(alice).post("/prompts", {"prompt_text": "Sneaky", "video_dir": str(api_scene["color"].parent)})
+def test_a_user_may_not_create_from_a_server_folder(alice, scene_dir):
+    response = ApiClient(alice).post("/prompts", {"prompt_text": "Sneaky", "video_dir": str(scene_dir)})
     assert_error(response, 403)
     assert not Prompt.objects.exists()
 

@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 
 from accounts.tokens import token_create
-from prompts.tests.api_support import SCENE_FRAMES, SCENE_HEIGHT, SCENE_WIDTH, api_scene  # noqa: F401 (fixture)
+from prompts.testing import SCENE_FRAMES
 from prompts.videos import ROLES
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -130,14 +130,14 @@ class Http:
         return status, json.loads(content)
 
 
-def test_upload_run_poll_download(server, alice, api_scene, tmp_path):
+def test_upload_run_poll_download(server, alice, scene_dir, tmp_path):
     _, token = token_create(user=alice, name="e2e")
     http = Http(server, token)
 
     status, prompt = http.upload(
         "/api/prompts",
         {"prompt_text": "A red ball bounces across a plaza at dusk", "name": "e2e_ball"},
-        {role: api_scene[role] for role in ROLES},
+        {role: scene_dir / f"{role}.mp4" for role in ROLES},
     )
     assert status == 201, prompt
 
@@ -173,8 +173,9 @@ def test_upload_run_poll_download(server, alice, api_scene, tmp_path):
     output.write_bytes(video)
     with av.open(str(output)) as container:
         frames = [frame for frame in container.decode(video=0)]
-    assert len(frames) == SCENE_FRAMES
-    assert (frames[0].width, frames[0].height) == (SCENE_WIDTH, SCENE_HEIGHT)
+    color = prompt["inputs"]["color"]
+    assert len(frames) == SCENE_FRAMES == color["frames"]
+    assert (frames[0].width, frames[0].height) == (color["width"], color["height"])
 
     status, headers, part = http.request("GET", f"/api/runs/{run_id}/files/output.mp4", headers={"Range": "bytes=0-99"})
     assert status == 206 and part == video[:100] and headers["Content-Range"] == f"bytes 0-99/{len(video)}"

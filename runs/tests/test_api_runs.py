@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from prompts.models import Prompt
-from prompts.tests.api_support import ApiClient, api_scene, assert_error  # noqa: F401 (fixture)
+from prompts.tests.api_support import ApiClient, assert_error
 from runs.models import Run, RunStatus
 from runs.selectors import run_output_dir
 
@@ -49,12 +49,12 @@ def submit(api: ApiClient, prompt_id: str, **params) -> dict:
 
 
 @pytest.fixture
-def finished_run(as_alice, prompt, api_scene):
+def finished_run(as_alice, prompt, scene_dir):
     """A completed inference run of alice's with an output video and a log."""
     run = Run.objects.get(pk=submit(as_alice, prompt.id)["id"])
     folder = run_output_dir(run)
     folder.mkdir(parents=True)
-    shutil.copy(api_scene["color"], folder / "output.mp4")
+    shutil.copy(scene_dir / "color.mp4", folder / "output.mp4")
     (folder / "execution.log").write_text("\n".join(LOG_LINES) + "\n")
     Run.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
     return Run.objects.get(pk=run.pk)

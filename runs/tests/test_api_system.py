@@ -9,20 +9,12 @@ import pytest
 
 from gpu.executor import executor_for
 from gpu.models import GPUHost
-from prompts.tests.api_support import ApiClient, api_scene, assert_error  # noqa: F401 (fixture)
+from prompts.tests.api_support import ApiClient, assert_error
 from runs import services
 from runs.models import Job, Run, RunStatus
 from runs.selectors import run_output_dir
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def own_files(settings, tmp_path):
-    """Inputs and outputs folders of this test alone: verify judges every file in them, and other
-    tests of this process leave files whose rows were rolled back."""
-    settings.INPUTS_DIR = settings.DATA_DIR / f"inputs-{tmp_path.name}"
-    settings.OUTPUTS_DIR = settings.DATA_DIR / f"outputs-{tmp_path.name}"
 
 
 def test_status_reports_hosts_gpus_and_queue(alice, local_host):
@@ -51,8 +43,8 @@ def test_status_hides_other_users_runs(alice, bob, make_prompt, local_host):
     assert bobs_view["run_id"] is None and bobs_view["prompt_id"] is None
 
 
-def test_only_staff_may_kill_a_hosts_containers(alice, staff, local_host, api_scene):
-    shutil.copy(api_scene["color"], Path(local_host.remote_dir) / "in.mp4")
+def test_only_staff_may_kill_a_hosts_containers(alice, staff, local_host, scene_dir):
+    shutil.copy(scene_dir / "color.mp4", Path(local_host.remote_dir) / "in.mp4")
     spec = {"prompt": "a wedged job [sim:hang]", "input_video_path": "in.mp4", "vis": {"control_weight": 0.5}}
     with executor_for(local_host) as executor:
         executor.job_prepare("stray")
@@ -72,7 +64,7 @@ def test_kill_on_an_unknown_host_is_404(staff):
     assert_error(ApiClient(staff).post("/hosts/nowhere/kill"), 404)
 
 
-def test_only_staff_may_verify_and_fix(alice, staff, settings, own_files):
+def test_only_staff_may_verify_and_fix(alice, staff, settings):
     assert_error(ApiClient(alice).post("/verify"), 403)
     assert ApiClient(staff).post("/verify").json()["ok"] is True
     orphan = settings.OUTPUTS_DIR / "run_rs_orphan"
@@ -91,7 +83,7 @@ def test_anonymous_gets_401_from_system_endpoints(local_host):
     assert_error(anonymous.post("/verify"), 401)
 
 
-def test_a_completed_runs_missing_output_is_found(staff, alice, make_prompt, own_files):
+def test_a_completed_runs_missing_output_is_found(staff, alice, make_prompt):
     [run] = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice).id]).runs
     Run.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
     assert not run_output_dir(run).exists()
