@@ -14,7 +14,15 @@ from ninja.errors import HttpError, ValidationError
 
 from accounts.auth import api_auth
 from prompts.errors import InvalidInput, NotAllowed
-from prompts.schemas import BODY_ERRORS, ERRORS, PromptFieldsIn, PromptFromDirIn, PromptListQuery, PromptOut, PromptPageOut
+from prompts.schemas import (
+    BODY_ERRORS,
+    ERRORS,
+    PromptFieldsIn,
+    PromptFromDirIn,
+    PromptListQuery,
+    PromptOut,
+    PromptPageOut,
+)
 from prompts.selectors import prompt_to_dict, prompts_list, prompts_search
 from prompts.services import prompt_create
 from prompts.videos import ROLES
@@ -87,7 +95,8 @@ def prompt_post(request):
         payload = _validated(PromptFromDirIn, _json_body(request), loc=("body", "payload"))
         prompt = prompt_create(user=user, **payload.dict())
     else:
-        return Status(415, {"detail": "Send multipart/form-data (uploads) or application/json (a server folder, staff)."})
+        detail = "Send multipart/form-data (uploads) or application/json (a server folder, staff)."
+        return Status(415, {"detail": detail})
     return Status(201 if prompt.was_created else 200, prompt_to_dict(prompt))
 
 

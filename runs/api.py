@@ -38,10 +38,11 @@ from runs.submit import Submission
 
 router = Router(auth=api_auth)
 
+BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 FILE_RESPONSES = {
     "responses": {
-        "200": {"description": "The whole file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-        "206": {"description": "The byte range asked for with `Range: bytes=...`", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        "200": {"description": "The whole file", "content": BINARY},
+        "206": {"description": "The byte range asked for with `Range: bytes=...`", "content": BINARY},
         "304": {"description": "Not modified since the ETag given in If-None-Match"},
         "416": {"description": "The range lies outside the file (Content-Range: bytes */size)"},
     }
@@ -75,7 +76,8 @@ def _submitted(submission: Submission, *, replayed: bool = False):
 )
 def prompt_detail(request, prompt_id: str):
     prompt = prompt_get(user=request.auth, prompt_id=prompt_id)
-    return {**prompt_to_dict(prompt), "runs": [run_to_dict(run) for run in runs_of_prompt(user=request.auth, prompt=prompt)]}
+    runs = runs_of_prompt(user=request.auth, prompt=prompt)
+    return {**prompt_to_dict(prompt), "runs": [run_to_dict(run) for run in runs]}
 
 
 @router.delete(
@@ -134,7 +136,8 @@ def runs_list(request, filters: Query[RunListQuery]):
         "`prompt_id` for one prompt, or `prompt_ids` for a batch (one run per prompt, sharing a batch id); "
         "parameters not given come from the prompt, then the defaults. `dry_run` returns the exact specs and "
         "commands and creates nothing. With an `Idempotency-Key` header, repeating the request returns the "
-        "runs it created (`replayed: true`) instead of new ones; the same key with another body is a 409."
+        "runs it created (`replayed: true`) instead of new ones; the same key with another body is a 409 "
+        "(a dry run creates nothing, so it ignores the key)."
     ),
 )
 def runs_create(
@@ -257,7 +260,9 @@ def run_file(request, run_id: str, name: str, download: bool = False):
 system_router = Router(auth=api_auth, tags=["system"])
 
 
-@system_router.get("/status", response={200: StatusOut, **ERRORS}, summary="GPU hosts, containers, operations and queue")
+@system_router.get(
+    "/status", response={200: StatusOut, **ERRORS}, summary="GPU hosts, containers, operations and queue"
+)
 def status(request):
     return {"hosts": services.hosts_status(user=request.auth)}
 

@@ -38,7 +38,9 @@ class RunOut(Out):
     run_metadata: dict[str, Any]
     progress: dict[str, Any] = Field(examples=[{"stage": "diffusion", "step": 14, "total_steps": 35, "percent": 40}])
     error: str = Field(description="Why the run failed or was cancelled, in a sentence; empty otherwise")
-    failure_reason: str = Field(description="Why the run failed, as a code; empty otherwise", examples=["out_of_memory"])
+    failure_reason: str = Field(
+        description="Why the run failed, as a code; empty otherwise", examples=["out_of_memory"]
+    )
     priority: int
     parent_id: str | None = Field(description="The inference run an upscale run upscales")
     batch_id: str

@@ -110,7 +110,8 @@ class Http:
 
     def json(self, method: str, path: str, data=None, **headers):
         body = None if data is None else json.dumps(data).encode()
-        status, _, content = self.request(method, path, body=body, headers={"Content-Type": "application/json", **headers})
+        headers = {"Content-Type": "application/json", **headers}
+        status, _, content = self.request(method, path, body=body, headers=headers)
         return status, json.loads(content)
 
     def upload(self, path: str, fields: dict[str, str], files: dict[str, Path]):

@@ -159,7 +159,8 @@ def test_same_idempotency_key_and_body_returns_the_same_runs(as_alice, prompt):
 
 def test_same_idempotency_key_with_another_body_is_409(as_alice, prompt):
     as_alice.post("/runs", {"prompt_id": prompt.id}, **{"Idempotency-Key": "job-42"})
-    body = assert_error(as_alice.post("/runs", {"prompt_id": prompt.id, "seed": 7}, **{"Idempotency-Key": "job-42"}), 409)
+    other = as_alice.post("/runs", {"prompt_id": prompt.id, "seed": 7}, **{"Idempotency-Key": "job-42"})
+    body = assert_error(other, 409)
     assert body["field"] == "Idempotency-Key"
     assert Run.objects.count() == 1
 
@@ -173,7 +174,8 @@ def test_idempotency_keys_belong_to_their_user(as_alice, as_bob, bob, make_promp
 
 
 def test_a_refused_request_does_not_use_up_its_key(as_alice, prompt):
-    assert_error(as_alice.post("/runs", {"prompt_id": prompt.id, "weights": {"vis": 0}}, **{"Idempotency-Key": "k1"}), 422)
+    refused = as_alice.post("/runs", {"prompt_id": prompt.id, "weights": {"vis": 0}}, **{"Idempotency-Key": "k1"})
+    assert_error(refused, 422)
     response = as_alice.post("/runs", {"prompt_id": prompt.id}, **{"Idempotency-Key": "k1"})
     assert response.status_code == 201 and response.json()["replayed"] is False
 
@@ -222,7 +224,9 @@ def test_runs_list_is_private_and_filters(as_alice, as_bob, as_staff, prompt, fi
     assert as_staff.get("/runs").json()["total"] == 2
 
 
-@pytest.mark.parametrize(("params", "field"), [({"status": "exploded"}, "status"), ({"limit": 501}, "limit"), ({"offset": 10**19}, "offset")])
+@pytest.mark.parametrize(
+    ("params", "field"), [({"status": "exploded"}, "status"), ({"limit": 501}, "limit"), ({"offset": 10**19}, "offset")]
+)
 def test_bad_run_filters_are_422(as_alice, params, field):
     assert_error(as_alice.get("/runs", params), 422, field)
 
