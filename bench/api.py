@@ -285,6 +285,9 @@ def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float) -> Non
             verdict = "" if count == 1 else ("  ok" if met else "  MISSED (p95 < 250 ms, 0 errors)")
             print(f"  {label:20s} {len(latencies):6d} requests, {rate:6.0f}/s, p50 {ms(statistics.median(latencies))}, "
                   f"p95 {ms(p95)}, p99 {ms(percentile(latencies, 99))}, errors {errors}{verdict}")
+            if errors:
+                lines = [line for line in daphne_log(data_dir).splitlines() if "Error" in line or "FATAL" in line]
+                print("    the server's last error:", lines[-1][:300] if lines else "(none logged)")
     finally:
         daphne.terminate()
         try:
