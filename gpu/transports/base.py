@@ -88,15 +88,23 @@ class CommandStream:
 
     STDERR_TAIL = 64 * 1024
 
-    def __init__(self, chunks: Iterator[bytes], finish: Callable[[], int], close: Callable[[], None]):
+    def __init__(
+        self,
+        chunks: Iterator[tuple[str, bytes]],
+        finish: Callable[[], int],
+        close: Callable[[], None],
+        *,
+        merge_stderr: bool = True,
+    ):
+        """`chunks` yields ("out" | "err", bytes) as they arrive; `finish` returns the exit code."""
         self._chunks = chunks
         self._finish = finish
         self._close = close
+        self._merge = merge_stderr
         self._stderr = bytearray()
         self.exit_code: int | None = None
 
-    # Transports feed stderr here when it is kept apart from the lines.
-    def add_stderr(self, data: bytes) -> None:
+    def _keep_stderr(self, data: bytes) -> None:
         self._stderr += data
         if len(self._stderr) > self.STDERR_TAIL:
             del self._stderr[: len(self._stderr) - self.STDERR_TAIL]
@@ -106,17 +114,22 @@ class CommandStream:
         return self._stderr.decode("utf-8", "replace")
 
     def raw_lines(self) -> Iterator[bytes]:
-        pending = b""
-        for chunk in self._chunks:
-            if b"\n" not in chunk:
-                pending += chunk
+        # Each stream has its own unfinished line: merged output never splices stdout into stderr.
+        pending = {"out": b"", "err": b""}
+        for kind, chunk in self._chunks:
+            if kind == "err" and not self._merge:
+                self._keep_stderr(chunk)
                 continue
-            parts = (pending + chunk).split(b"\n")
-            pending = parts.pop()
+            if b"\n" not in chunk:
+                pending[kind] += chunk
+                continue
+            parts = (pending[kind] + chunk).split(b"\n")
+            pending[kind] = parts.pop()
             for part in parts:
                 yield part + b"\n"
-        if pending:
-            yield pending
+        for rest in pending.values():
+            if rest:
+                yield rest
         self.exit_code = self._finish()
 
     def __iter__(self) -> Iterator[str]:

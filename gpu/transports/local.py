@@ -122,11 +122,10 @@ class LocalTransport(Transport):
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         )
         if process is None:
-            stream = CommandStream(iter(()), lambda: 127, lambda: None)
-            stream.add_stderr(f"{_argv(command)[0]}: command not found\n".encode())
-            return stream
+            missing = [("err", f"{_argv(command)[0]}: command not found\n".encode())]
+            return CommandStream(iter(missing), lambda: 127, lambda: None, merge_stderr=merge_stderr)
 
-        def chunks() -> Iterator[bytes]:
+        def chunks() -> Iterator[tuple[str, bytes]]:
             selector = selectors.DefaultSelector()
             selector.register(process.stdout, selectors.EVENT_READ, "out")
             if not merge_stderr:
@@ -145,10 +144,7 @@ class LocalTransport(Transport):
                             open_streams -= 1
                             continue
                         last_data = time.monotonic()
-                        if key.data == "out":
-                            yield data
-                        else:
-                            stream.add_stderr(data)
+                        yield key.data, data
             finally:
                 selector.close()
 
@@ -165,8 +161,7 @@ class LocalTransport(Transport):
                 if pipe:
                     pipe.close()
 
-        stream = CommandStream(chunks(), finish, close)
-        return stream
+        return CommandStream(chunks(), finish, close, merge_stderr=merge_stderr)
 
     # --- files -------------------------------------------------------------------------------
 

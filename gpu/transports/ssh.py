@@ -91,7 +91,10 @@ def load_private_key(path: str) -> paramiko.PKey:
     expanded = os.path.expanduser(path)
     try:
         return paramiko.PKey.from_path(expanded)
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError) as exc:
+        # cryptography reports an encrypted OpenSSH-format key as a TypeError about the password.
+        if isinstance(exc, TypeError) and "password" not in str(exc):
+            raise
         raise AuthFailed(
             f"The private key {path} is protected by a passphrase. Use a key without one for this host "
             "(e.g. `ssh-keygen -t ed25519 -N '' -f ~/.ssh/cosmos_gpu`)."
@@ -213,14 +216,16 @@ class SSHTransport(Transport):
                 f"{self.label} refused the key {self.key_path} for user {self.username!r}. Add its public key "
                 f"to ~{self.username}/.ssh/authorized_keys on the host, or check --key and the user name."
             ) from None
-        except (socket.timeout, TimeoutError):
-            client.close()
-            raise TransportTimeout(
-                f"{self.label} accepted the connection but did not complete the SSH login within "
-                f"{self.connect_timeout:g} s. Is it an SSH server, and is it overloaded?"
-            ) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             client.close()
+            # paramiko gives up waiting for a silent server with "No existing session" or a banner error.
+            if isinstance(exc, (socket.timeout, TimeoutError)) or any(
+                words in str(exc) for words in ("No existing session", "banner", "timed out")
+            ):
+                raise TransportTimeout(
+                    f"{self.label} accepted the connection but did not complete the SSH login within "
+                    f"{self.connect_timeout:g} s. Is it an SSH server, and is it overloaded?"
+                ) from None
             raise HostUnreachable(
                 f"{self.label} closed the connection during the SSH handshake ({exc or type(exc).__name__}). "
                 "Check that the port is an SSH server's and that it allows this client."
@@ -316,16 +321,8 @@ class SSHTransport(Transport):
         self, command: Command, *, merge_stderr: bool = True, idle_timeout: float | None = None
     ) -> CommandStream:
         channel = self._open_channel(command)
-
-        def chunks() -> Iterator[bytes]:
-            for kind, data in self._pump(channel, idle_timeout=idle_timeout):
-                if kind == "out" or merge_stderr:
-                    yield data
-                else:
-                    stream.add_stderr(data)
-
-        stream = CommandStream(chunks(), lambda: self._exit_status(channel), channel.close)
-        return stream
+        return CommandStream(self._pump(channel, idle_timeout=idle_timeout), lambda: self._exit_status(channel),
+                             channel.close, merge_stderr=merge_stderr)
 
     def _pump(
         self, channel: paramiko.Channel, *, deadline: float | None = None, idle_timeout: float | None = None
