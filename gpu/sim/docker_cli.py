@@ -364,17 +364,24 @@ def cmd_logs(args) -> int:
             data = b"".join(lines[-int(args.tail):]) if int(args.tail) > 0 else b""
         out.write(data)
         out.flush()
-        while args.follow:
-            running = container.running()
-            chunk = log.read()
-            if chunk:
-                out.write(chunk)
-                out.flush()
-            elif not running:
-                break
-            else:
-                time.sleep(0.02)
+        if args.follow:
+            _relay(container, log)
     return 0
+
+
+def _relay(container: containers.Container, log) -> None:
+    """Copy what the container appends to its log to stdout until it has ended and all is read."""
+    out = sys.stdout.buffer
+    while True:
+        running = container.running()  # looked at before reading: nothing written after is missed
+        chunk = log.read()
+        if chunk:
+            out.write(chunk)
+            out.flush()
+        elif not running:
+            return
+        else:
+            time.sleep(0.02)
 
 
 def _workspace(volumes: list[str], workdir: str) -> tuple[str | None, list[dict]]:
@@ -477,16 +484,7 @@ def cmd_run(args) -> int:
         return 0
     # Foreground: relay the output, then exit with the container's code, as `docker run` does.
     with open(container.log_path, "rb") as log:
-        while True:
-            running = container.running()
-            chunk = log.read()
-            if chunk:
-                sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
-            elif not running:
-                break
-            else:
-                time.sleep(0.02)
+        _relay(container, log)
     code = container.wait()
     if args.rm:
         container.remove()
