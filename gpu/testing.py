@@ -196,6 +196,8 @@ def local_host(make_local_host):
 
 
 @pytest.fixture(params=["ssh", "local"])
-def sim_host(request):
+def sim_host(request, db):
     """A simulated host on each transport: the same test runs over SSH and locally."""
+    # `db` is asked for here, not only through getfixturevalue: pytest-django must see it when it
+    # sets up the test database for a test that reaches the database only through this fixture.
     return request.getfixturevalue(f"{request.param}_host")
