@@ -200,7 +200,6 @@ def start(container: Container) -> None:
     os.close(ready_write)
     with os.fdopen(ready_read, "rb") as ready:
         ready.read()  # closed by the supervisor once the state says "running" (or the start failed)
-    os.waitpid(pid, os.WNOHANG)
 
 
 def _supervise(container: Container, ready_fd: int) -> None:

@@ -16,6 +16,7 @@ plain one: the host's /etc/profile would reset PATH, which a real image's enviro
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -73,8 +74,6 @@ def known_images() -> list[str]:
 
 
 def image_id(image: str) -> str:
-    import hashlib
-
     return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 

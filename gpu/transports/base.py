@@ -14,6 +14,7 @@ renamed; a failed copy leaves nothing at the target path.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 from abc import ABC, abstractmethod
@@ -30,6 +31,15 @@ ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
 DEFAULT_TIMEOUT = 120.0
 # Copy buffer: large enough to keep a pipe or an SFTP window busy.
 CHUNK = 1024 * 1024
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a local file, read in chunks (outputs can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def command_line(command: Command) -> str:
@@ -193,10 +203,6 @@ class Transport(ABC):
         that many seconds (a command meant to be followed for hours should print a heartbeat on
         stderr, as `follow_log.py` does, so that a dead connection is noticed).
         """
-
-    def check_output(self, command: Command, *, what: str, timeout: float | None = DEFAULT_TIMEOUT) -> str:
-        """Run a command that must succeed; return its stdout."""
-        return self.run(command, timeout=timeout).check(what).stdout
 
     # --- files -------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ signal), atomic verified copies, the same errors.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import selectors
 import shutil
@@ -29,6 +28,7 @@ from gpu.transports.base import (
     ProgressCallback,
     RemoteStat,
     Transport,
+    file_sha256,
     temp_name,
 )
 
@@ -206,14 +206,10 @@ class LocalTransport(Transport):
             raise _os_error("remove", path, exc) from exc
 
     def sha256(self, path: str) -> str:
-        digest = hashlib.sha256()
         try:
-            with open(path, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    digest.update(chunk)
+            return file_sha256(path)
         except OSError as exc:
             raise _os_error("sha256", path, exc) from exc
-        return digest.hexdigest()
 
     def read_text(self, path: str) -> str:
         try:

@@ -395,7 +395,7 @@ class SSHTransport(Transport):
                 if attempt == 2 or not was_connected:
                     raise error from None
 
-    def _command_op(self, command: list[str], what: str) -> CommandResult:
+    def _command_op(self, command: list[str]) -> CommandResult:
         """Run a command that changes nothing (or is idempotent); retried once on a dead connection."""
         was_connected = self._active()
         try:
@@ -485,13 +485,13 @@ class SSHTransport(Transport):
         return True
 
     def mkdir_p(self, path: str) -> None:
-        self._command_op(["mkdir", "-p", "--", path], "mkdir").check(f"Creating the folder {path}")
+        self._command_op(["mkdir", "-p", "--", path]).check(f"Creating the folder {path}")
 
     def remove(self, path: str, *, recursive: bool = False) -> None:
-        self._command_op(["rm", "-rf" if recursive else "-f", "--", path], "rm").check(f"Removing {path}")
+        self._command_op(["rm", "-rf" if recursive else "-f", "--", path]).check(f"Removing {path}")
 
     def sha256(self, path: str) -> str:
-        result = self._command_op(["sha256sum", "--", path], "sha256sum")
+        result = self._command_op(["sha256sum", "--", path])
         if not result.ok and "No such file" in result.stderr:
             raise RemotePathNotFound(f"{path} does not exist on {self.label}.")
         return result.check(f"Hashing {path}").stdout.split()[0]
@@ -520,7 +520,7 @@ class SSHTransport(Transport):
 
     def list_files(self, path: str) -> dict[str, int]:
         # NUL-separated so that any file name survives; "<size>\t<relative path>\0".
-        result = self._command_op(["find", path, "-type", "f", "-printf", "%s\\t%P\\0"], "find")
+        result = self._command_op(["find", path, "-type", "f", "-printf", "%s\\t%P\\0"])
         if not result.ok:
             if "No such file" in result.stderr:
                 return {}
