@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import time
 
 import av
 import numpy as np
@@ -163,6 +165,16 @@ def test_injected_failures_end_with_their_exit_code_log_and_reason(executor, cli
     assert executor.transport.read_text(executor.remote(f"jobs/fail-{mode}/exit_code")) == "1\n"
 
 
+def test_the_stand_in_rejects_a_bad_spec_like_cosmos(executor, clip):
+    executor.job_prepare("spec-1")
+    cached = executor.cache_put(clip, sha256(clip))
+    executor.inference_start("spec-1", {"prompt": "x", "input_video_path": cached, "sharpness": {"control_weight": 1}})
+    log = "\n".join(follow(executor, "spec-1"))
+    assert executor.job_state("spec-1").exit_code == 1
+    assert "ValueError: Invalid hint_key: sharpness" in log
+    assert executor.job_failure("spec-1").code == "bad_spec"
+
+
 def test_a_docker_start_failure_is_125_with_dockers_words_and_no_container(make_ssh_host, make_local_host, clip, request):
     for make in (make_ssh_host, make_local_host):
         host = make(sim_config={"load_seconds": 0.1, "step_seconds": 0.01, "fail_jobs": {"start-1": "docker_start"}})
@@ -191,6 +203,21 @@ def test_a_hung_job_is_killed_with_137_and_its_log_ends(executor, clip):
     assert executor.job_failure("hang-1").code == "killed"
     assert executor.job_kill("hang-1") is False  # already dead
     assert executor.job_wait("hang-1") == 137
+
+
+def test_a_reader_that_goes_away_leaves_no_follower_on_the_host(executor, clip):
+    start_inference(executor, "gone-1", clip, prompt="a lake [sim:hang]")
+    lines = executor.job_log_follow("gone-1")
+    next(lines)
+    job_dir = executor.remote("jobs/gone-1")
+    pattern = f"follow_log.py {job_dir}"
+    assert subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
+    lines.close()  # over SSH the follower sees end-of-file on its stdin and stops
+    deadline = time.monotonic() + 5
+    while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the follower outlived its reader"
+        time.sleep(0.05)
+    executor.job_kill("gone-1")
 
 
 def test_kill_all_stops_every_cosmos_container_by_label_and_by_image(executor, clip):

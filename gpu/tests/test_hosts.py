@@ -223,3 +223,19 @@ def test_cli_errors_are_one_clear_line(admin_user, alice, tmp_path):
     with pytest.raises(CommandError, match="No GPU host named"):
         cosmos("host", "check", "nope")
     assert not GPUHost.objects.exists()
+
+
+def test_the_admin_never_shows_the_key_path_and_keeps_it_when_left_blank(admin_user, client, sshd, tmp_path):
+    host = services.host_add(user=admin_user, **ssh_fields(sshd, tmp_path))
+    client.force_login(admin_user)
+    url = f"/admin/gpu/gpuhost/{host.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and str(sshd.client_key) not in page.content.decode()
+    form = {"name": "gpu-2", "transport": "ssh", "hostname": sshd.host, "port": sshd.port, "username": sshd.user,
+            "key_path": "", "remote_dir": host.remote_dir, "docker_cmd": "docker", "image": host.image, "slots": 2,
+            "enabled": "on", "simulated": "on", "sim_config": "{}"}
+    assert client.post(url, form).status_code == 302
+    host.refresh_from_db()
+    assert (host.name, host.slots, host.key_path) == ("gpu-2", 2, str(sshd.client_key))
+    bad = client.post(url, {**form, "remote_dir": "relative"})
+    assert bad.status_code == 200 and "must be an absolute path" in bad.content.decode()
