@@ -76,6 +76,12 @@ def test_connects_with_tcp_nodelay_and_aes_gcm(sshd):
         assert t.run(["whoami"]).stdout.strip() == sshd.user
 
 
+def test_only_the_server_starts_re_keys(sshd):
+    # paramiko deadlocks when a channel closes during a re-key it started itself (paramiko#822).
+    with make(sshd) as t:
+        assert t._client.get_transport().packetizer.REKEY_BYTES >= 2**40
+
+
 def test_a_different_host_key_is_refused(sshd, tmp_path):
     other = (tmp_path / "other.pub")
     key = new_key(tmp_path)
