@@ -142,7 +142,7 @@ shm_size = "8g"
 def test_check_pins_a_new_key_only_when_asked(staff, sshd, tmp_path):
     services.host_add(user=staff, **ssh_fields(sshd, tmp_path))
     refused = services.host_check(user=staff, name="gpu-1")
-    assert not refused.ok and "--accept-new-key" in refused.items[0].detail
+    assert not refused.ok and "`cosmos host check gpu-1 --accept-new-key`" in refused.items[0].detail
     assert GPUHost.objects.get(name="gpu-1").host_key == ""
     report = services.host_check(user=staff, name="gpu-1", accept_new_key=True)
     assert report.ok, report.as_dict()

@@ -57,4 +57,5 @@ def transport_for(host: "GPUHost", *, accept_new_key: bool = False) -> Transport
         host_key=host.host_key,
         accept_new_key=accept_new_key,
         label=f"host {host.name} ({host.username}@{host.hostname}:{host.port})",
+        host_name=host.name,
     )

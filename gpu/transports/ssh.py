@@ -124,7 +124,7 @@ class _PinningPolicy(paramiko.RejectPolicy):
             f"{self._owner.label} presented a host key that is not pinned yet ({key.get_name()} "
             f"{fingerprint(key)}). Compare it with the server's "
             "(`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` there), then run "
-            "`cosmos host check NAME --accept-new-key` to pin it.",
+            f"`cosmos host check {self._owner.host_name} --accept-new-key` to pin it.",
             offered_key=key_line(key),
             fingerprint=fingerprint(key),
         )
@@ -155,8 +155,10 @@ class SSHTransport(Transport):
         host_key: str = "",
         accept_new_key: bool = False,
         label: str | None = None,
+        host_name: str = "NAME",
         connect_timeout: float = CONNECT_TIMEOUT,
     ):
+        """`label` names the target in messages; `host_name` is the GPUHost name used in the hints."""
         self.hostname = hostname
         self.port = port
         self.username = username
@@ -165,6 +167,7 @@ class SSHTransport(Transport):
         self.accept_new_key = accept_new_key
         self.connect_timeout = connect_timeout
         self.label = label or f"{username}@{hostname}:{port}"
+        self.host_name = host_name
         #: the key the server offered when none was pinned ("<type> <base64>")
         self.offered_host_key = ""
         self._client: paramiko.SSHClient | None = None
@@ -187,7 +190,8 @@ class SSHTransport(Transport):
                 sock.close()
                 raise HostKeyMismatch(
                     f"The pinned host key of {self.label} is unreadable ({exc}). Clear it with "
-                    "`cosmos host forget-key NAME`, then pin it again with `cosmos host check NAME --accept-new-key`."
+                    f"`cosmos host forget-key {self.host_name}`, then pin it again with "
+                    f"`cosmos host check {self.host_name} --accept-new-key`."
                 ) from None
             # paramiko looks keys up as "[host]:port" for ports other than 22.
             for name in {self.hostname, f"[{self.hostname}]:{self.port}"}:
@@ -216,7 +220,7 @@ class SSHTransport(Transport):
                 f"{self.label} presented host key {exc.key.get_name()} {fingerprint(exc.key)}, but "
                 f"{fingerprint(exc.expected_key)} is pinned. It may be a different machine, or the server was "
                 "reinstalled. Verify the new fingerprint on the server; if it is right, run "
-                "`cosmos host forget-key NAME` and `cosmos host check NAME --accept-new-key`."
+                f"`cosmos host forget-key {self.host_name}` and `cosmos host check {self.host_name} --accept-new-key`."
             ) from None
         except paramiko.AuthenticationException:
             client.close()
