@@ -6,6 +6,7 @@ import hashlib
 import os
 import shlex
 import sys
+import threading
 import time
 
 import pytest
@@ -155,6 +156,34 @@ def test_file_operations(transport, tmp_path):
     transport.remove(str(tmp_path / "a"), recursive=True)
     assert not (tmp_path / "a").exists()
     assert transport.home_dir().startswith("/")
+
+
+def test_threads_can_share_a_transport(transport, tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    lines, errors = [], []
+
+    def follow():
+        try:
+            with transport.stream(sh("for i in 1 2 3 4 5; do echo $i; sleep 0.05; done")) as stream:
+                lines.extend(stream)
+        except Exception as exc:  # handed to the assertion below
+            errors.append(exc)
+
+    def files():
+        try:
+            for _ in range(10):
+                assert transport.read_text(str(tmp_path / "f.txt")) == "x"
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=follow), threading.Thread(target=files)]
+    for thread in threads:
+        thread.start()
+    for _ in range(10):
+        assert transport.run(["true"]).ok and transport.exists(str(tmp_path / "f.txt"))
+    for thread in threads:
+        thread.join()
+    assert errors == [] and lines == ["1", "2", "3", "4", "5"]
 
 
 def test_local_transport_adds_its_environment(tmp_path):

@@ -3,7 +3,8 @@
 A `Transport` talks to one host. Open it with `transport_for(host)` (or use it as a context
 manager); it connects lazily, reconnects by itself when the connection dropped between two
 operations, and raises a `gpu.errors.TransportError` subclass for every failure, with a message
-that says what to do. One transport is used by one thread at a time.
+that says what to do. Threads may share a transport (e.g. one follows a log while another asks
+for the job's state); each command or stream runs on its own channel.
 
 Paths are the host's paths (POSIX strings). Commands are argv lists (each word is quoted for the
 remote shell, nothing is ever pasted unquoted) or, rarely, a ready shell line.

@@ -24,6 +24,7 @@ import os
 import select
 import socket
 import stat as stat_module
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -171,14 +172,20 @@ class SSHTransport(Transport):
         #: the key the server offered when none was pinned ("<type> <base64>")
         self.offered_host_key = ""
         self._client: paramiko.SSHClient | None = None
-        self._sftp_client: paramiko.SFTPClient | None = None
+        # Threads share the connection (each command or stream has its own channel); connecting
+        # and closing take the lock, and every thread gets its own SFTP session.
+        self._lock = threading.RLock()
+        self._sftp_clients: dict[int, paramiko.SFTPClient] = {}
 
     # --- connection --------------------------------------------------------------------------
 
     def connect(self) -> None:
-        if self._active():
-            return
-        self.close()
+        with self._lock:
+            if not self._active():
+                self.close()
+                self._client = self._login()
+
+    def _login(self) -> paramiko.SSHClient:
         pkey = load_private_key(self.key_path)
         sock = self._open_socket()
         client = paramiko.SSHClient()
@@ -242,7 +249,7 @@ class SSHTransport(Transport):
                 f"{self.label} closed the connection during the SSH handshake ({exc or type(exc).__name__}). "
                 "Check that the port is an SSH server's and that it allows this client."
             ) from None
-        self._client = client
+        return client
 
     def _open_socket(self) -> socket.socket:
         try:
@@ -270,27 +277,34 @@ class SSHTransport(Transport):
         return bool(transport and transport.is_active())
 
     def close(self) -> None:
-        if self._sftp_client is not None:
-            with contextlib.suppress(*_WIRE_ERRORS):
-                self._sftp_client.close()
-            self._sftp_client = None
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            for sftp in self._sftp_clients.values():
+                with contextlib.suppress(*_WIRE_ERRORS):
+                    sftp.close()
+            self._sftp_clients.clear()
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def _transport(self) -> paramiko.Transport:
-        self.connect()
-        return self._client.get_transport()
+        with self._lock:
+            self.connect()
+            return self._client.get_transport()
 
     def _sftp(self) -> paramiko.SFTPClient:
-        if self._sftp_client is None or not self._active():
-            transport = self._transport()
+        """This thread's SFTP session on the current connection (paramiko's is not for sharing)."""
+        transport = self._transport()
+        key = threading.get_ident()
+        sftp = self._sftp_clients.get(key)
+        if sftp is None or sftp.get_channel().get_transport() is not transport:
             try:
-                self._sftp_client = paramiko.SFTPClient.from_transport(transport)
+                sftp = paramiko.SFTPClient.from_transport(transport)
             except _WIRE_ERRORS as exc:
                 raise self._lost("opening SFTP", exc) from None
-            self._sftp_client.get_channel().settimeout(CHANNEL_TIMEOUT)
-        return self._sftp_client
+            sftp.get_channel().settimeout(CHANNEL_TIMEOUT)
+            with self._lock:
+                self._sftp_clients[key] = sftp
+        return sftp
 
     def _lost(self, doing: str, exc: BaseException) -> TransportError:
         """Forget a broken connection and describe the failure."""
