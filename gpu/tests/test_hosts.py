@@ -101,6 +101,9 @@ def test_a_local_simulated_host_gets_a_work_dir_in_the_data_dir(staff, settings)
     with pytest.raises(HostInputInvalid) as exc:
         services.host_add(user=staff, name="box", transport="local", remote_dir="/no/such/cosmos")
     assert exc.value.field == "remote_dir"
+    with pytest.raises(HostInputInvalid) as exc:
+        services.host_add(user=staff, name="box", transport="local", simulated=True, docker_cmd="sudo docker")
+    assert exc.value.field == "docker_cmd"
 
 
 def test_the_embedded_setup_registers_one_simulated_host():
