@@ -48,7 +48,7 @@ def facts_description(report: SequenceReport, plan: FramePlan, fps: Fraction) ->
     width, height = plan.target
     text = (
         f"{report.frame_count} frames of {passes} at {width}x{height}, "
-        f"{report.frame_count / fps:.2f} s at {_number(fps)} fps"
+        f"{report.frame_count / float(fps):.2f} s at {_number(fps)} fps"
     )
     if not plan.identity:
         action = "padded" if plan.fit is Fit.PAD else "cropped"

@@ -237,7 +237,7 @@ def _metadata(
         "frame_count": report.frame_count,
         "frame_numbers": [report.color.numbers[0], report.color.numbers[-1]],
         "fps": int(fps) if fps.denominator == 1 else float(fps),
-        "duration_seconds": round(report.frame_count / fps, 3),
+        "duration_seconds": round(report.frame_count / float(fps), 3),
         "resolution": list(plan.target),
         "source_resolution": list(plan.source),
         "fit": plan.fit.value,

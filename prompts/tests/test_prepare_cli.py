@@ -62,7 +62,7 @@ def test_bad_sequences_and_options_are_clear_errors(admin_user, renders):
     (renders / "color.0002.png").unlink()
     with pytest.raises(CommandError) as caught:
         cosmos("prepare", renders)
-    assert str(caught.value).startswith(f"The sequence in {renders} has 3 problems; fix them and try again:")
+    assert str(caught.value).startswith(f"The sequence in {renders} has 1 problem; fix it and try again:")
     assert "color: frame 2 is missing" in str(caught.value)
     with pytest.raises(CommandError, match="fps must be a number from 1 to 120; got 0.0"):
         cosmos("prepare", renders, "--fps", "0")

@@ -62,6 +62,15 @@ def test_each_pass_becomes_an_h264_mp4_at_the_fps_tagged_bt709(tmp_path):
             assert sum(1 for _ in container.decode(video=0)) == 6
 
 
+def test_frames_are_coded_as_a_video_not_as_a_row_of_keyframes(tmp_path):
+    # At the accepted size the decoded frames go to the encoder as they are, marked as I pictures.
+    write_sequence(tmp_path / "seq", frames=range(1, 9), size=(1280, 704), passes=["color"])
+    videos = encode(tmp_path / "seq", tmp_path / "out")
+    with av.open(str(videos["color"].path)) as container:
+        keyframes = [packet.is_keyframe for packet in container.demux(video=0) if packet.size]
+    assert len(keyframes) == 8 and sum(keyframes) == 1
+
+
 def test_the_picture_survives_the_trip(tmp_path):
     write_sequence(tmp_path / "seq", frames=range(1, 4), size=(1280, 704), passes=["color"])
     videos = encode(tmp_path / "seq", tmp_path / "out")
