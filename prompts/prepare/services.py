@@ -91,7 +91,8 @@ def prepare_options(
 ) -> PrepareOptions:
     """Validated options (fps defaults to COSMOS["DEFAULT_FPS"]); InvalidInput naming the field to fix."""
     fps = settings.COSMOS["DEFAULT_FPS"] if fps is None else fps
-    if not isinstance(fps, int | float) or not math.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
+    number = isinstance(fps, int | float) and not isinstance(fps, bool)
+    if not number or not math.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
         raise InvalidInput(f"fps must be a number from {MIN_FPS} to {MAX_FPS}; got {fps!r}.", field="fps")
     if fit not in Fit.__members__.values():
         raise InvalidInput(f"fit must be 'pad' or 'crop'; got {fit!r}.", field="fit")

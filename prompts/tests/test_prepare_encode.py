@@ -163,3 +163,23 @@ def test_progress_counts_every_frame_of_every_pass(tmp_path):
     # Normalized depth is gone through twice: once for its value range, once to encode.
     assert seen[-1] == ("encoding", 20, 20)
     assert all(done <= total for _stage, done, total in seen)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "L", "LA", "1", "I;16"])
+def test_any_kind_of_png_is_encoded(tmp_path, mode):
+    (tmp_path / "seq").mkdir()
+    gradient = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (36, 1))
+    picture = Image.fromarray(np.dstack([gradient, gradient, gradient]))
+    for number in (1, 2):
+        if mode == "I;16":
+            image = Image.fromarray(gradient.astype(np.uint16) * 257)
+        elif mode == "P":
+            image = picture.convert("P", palette=Image.Palette.ADAPTIVE)
+        else:
+            image = picture.convert(mode)
+        image.save(tmp_path / "seq" / f"color.{number:04d}.png")
+    video = encode(tmp_path / "seq", tmp_path / "out")["color"]
+    gray = luma(video.path)[0]
+    # Padded into 1280x704 with black bars; the gradient runs from dark to bright inside.
+    row = gray[352, 14:-14]
+    assert video.frames == 2 and row[:20].mean() < 40 and row[-20:].mean() > (100 if mode == "1" else 200)

@@ -159,6 +159,8 @@ def test_an_inactive_user_may_not_prepare(alice, renders):
         ({"fps": 0}, "fps", "fps must be a number from 1 to 120; got 0."),
         ({"fps": 500}, "fps", "fps must be a number from 1 to 120; got 500."),
         ({"fps": float("nan")}, "fps", "fps must be a number from 1 to 120; got nan."),
+        ({"fps": "24"}, "fps", "fps must be a number from 1 to 120; got '24'."),
+        ({"fps": True}, "fps", "fps must be a number from 1 to 120; got True."),
         ({"fit": "stretch"}, "fit", "fit must be 'pad' or 'crop'; got 'stretch'."),
         ({"name": "!!!"}, "name", "The name '!!!' has no letters or digits to name a folder with; choose another."),
     ],
