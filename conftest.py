@@ -1,15 +1,11 @@
-"""Shared fixtures: an isolated data dir per test session, users alice, bob and staff."""
+"""Shared fixtures: users alice, bob, staff and an admin.
+
+Settings give each test process its own temporary COSMOS_DATA_DIR (see settings._default_data_dir).
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-# Before Django reads its settings: tests never touch the developer's ./var.
-os.environ.setdefault("COSMOS_DATA_DIR", tempfile.mkdtemp(prefix="cosmos-test-"))
-os.environ.setdefault("COSMOS_SMART_NAMES", "1")
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture

@@ -16,7 +16,14 @@ SQLITE_OPTIONS = {
 
 
 def sqlite_database(path: Path) -> dict:
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": dict(SQLITE_OPTIONS)}
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": dict(SQLITE_OPTIONS),
+        # A file, not Django's default in-memory test database: tests start real worker processes
+        # (qcluster, daphne) that must see the same data.
+        "TEST": {"NAME": str(path.with_name("test_" + path.name))},
+    }
 
 
 def parse_database_url(url: str) -> dict:

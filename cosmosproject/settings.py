@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from cosmosproject.dburl import parse_database_url, sqlite_database
@@ -29,7 +30,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DATA_DIR = Path(os.environ.get("COSMOS_DATA_DIR", BASE_DIR / "var")).resolve()
+def _default_data_dir() -> Path:
+    # pytest sets PYTEST_VERSION before Django reads settings: a test run must never touch ./var.
+    if os.environ.get("PYTEST_VERSION"):
+        return Path(tempfile.mkdtemp(prefix="cosmos-test-"))
+    return BASE_DIR / "var"
+
+
+DATA_DIR = Path(os.environ.get("COSMOS_DATA_DIR") or _default_data_dir()).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 INPUTS_DIR = DATA_DIR / "inputs"
 OUTPUTS_DIR = DATA_DIR / "outputs"
@@ -134,6 +142,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
