@@ -17,21 +17,9 @@ from prompts.models import Prompt
 from prompts.prepare.describe import NO_CAPTION_MODEL
 from prompts.prepare.discovery import SequenceInvalid
 from prompts.prepare.services import PromptNotCreated, prepare_options, sequence_prepare
-from prompts.prepare.testing import write_sequence
+from prompts.prepare.testing import renders, simple_names, write_sequence  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_model(settings):
-    # Smart names themselves are tested with the naming module; simple names keep these tests fast.
-    settings.COSMOS = {**settings.COSMOS, "SMART_NAMES": False}
-
-
-@pytest.fixture
-def renders(isolated_storage):
-    """Six frames of color, 16-bit depth and segmentation in a folder inside the allowed input roots."""
-    return write_sequence(isolated_storage / "renders" / "shot_010", frames=range(1, 7))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("simple_names")]
 
 
 def prepared_entries() -> list[str]:
