@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prompts.prepare.discovery import sequence_inspect  # noqa: E402
 from prompts.prepare.encode import CRF, PRESET, sequence_encode  # noqa: E402
-from prompts.prepare.geometry import Fit  # noqa: E402
+from prompts.prepare.geometry import Fit, plan_fit  # noqa: E402
 
 FRAMES, WIDTH, HEIGHT, FPS = 121, 1280, 704, 24
 PASSES = ("color", "depth", "segmentation")
@@ -114,7 +114,7 @@ def run_ours(folder: Path, out: Path) -> tuple[float, float]:
     cpu, start = time.process_time(), time.perf_counter()
     report = sequence_inspect(folder)
     report.raise_for_problems()
-    sequence_encode(report, out, fps=Fraction(FPS), fit=Fit.PAD)
+    sequence_encode(report, out, fps=Fraction(FPS), plan=plan_fit(report.color.size, Fit.PAD))
     return time.perf_counter() - start, time.process_time() - cpu
 
 

@@ -28,7 +28,7 @@ from av.video.frame import PictureType
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from prompts.prepare.discovery import PassFrames, Progress, SequenceInvalid, SequenceReport
-from prompts.prepare.geometry import Fit, FramePlan, plan_fit
+from prompts.prepare.geometry import FramePlan
 
 CRF = 18
 PRESET = "veryfast"
@@ -56,10 +56,9 @@ class EncodedVideo:
 
 
 def sequence_encode(
-    report: SequenceReport, out_dir: Path, *, fps: Fraction, fit: Fit, progress: Progress | None = None
+    report: SequenceReport, out_dir: Path, *, fps: Fraction, plan: FramePlan, progress: Progress | None = None
 ) -> dict[str, EncodedVideo]:
     """Write `<pass>.mp4` for every pass of a checked sequence into `out_dir`; SequenceInvalid if frames are damaged."""
-    plan = plan_fit(report.color.size, fit)
     # Normalized depth is gone through twice (value range, then encoding): both count as work done.
     total = sum(len(f.numbers) * (2 if _normalized(f) else 1) for f in report.passes.values())
     tally = _Tally()

@@ -196,14 +196,13 @@ def _prepare(
 ) -> PreparedSequence:
     report = sequence_inspect(folder, label=label, progress=progress)
     report.raise_for_problems()
-    fit = Fit(options.fit)
-    plan = plan_fit(report.color.size, fit)
+    plan = plan_fit(report.color.size, Fit(options.fit))
     fps = Fraction(options.fps).limit_denominator(1001)
     description = describe(report, plan, fps, given=options.description, use_ai=options.use_ai)
     name = choose_name(given=options.name, texts=[options.prompt_text, options.description], fallback=fallback_name)
     videos = work / "videos"
     videos.mkdir()
-    encoded = sequence_encode(report, videos, fps=fps, fit=fit, progress=progress)
+    encoded = sequence_encode(report, videos, fps=fps, plan=plan, progress=progress)
     metadata = _metadata(
         report=report, plan=plan, fps=fps, name=name, description=description, encoded=encoded, source=source,
         user=user,

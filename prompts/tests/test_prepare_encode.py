@@ -13,7 +13,7 @@ from PIL import Image
 
 from prompts.prepare.discovery import SequenceInvalid, sequence_inspect
 from prompts.prepare.encode import sequence_encode
-from prompts.prepare.geometry import Fit
+from prompts.prepare.geometry import Fit, plan_fit
 from prompts.prepare.testing import DEPTH_NEAR, write_sequence
 
 
@@ -38,9 +38,11 @@ def luma(path) -> list[np.ndarray]:
         ]
 
 
-def encode(folder, out, *, fps=24, fit=Fit.PAD):
+def encode(folder, out, *, fps=24, fit=Fit.PAD, progress=None):
     out.mkdir()
-    return sequence_encode(sequence_inspect(folder), out, fps=Fraction(fps), fit=fit)
+    report = sequence_inspect(folder)
+    plan = plan_fit(report.color.size, fit)
+    return sequence_encode(report, out, fps=Fraction(fps), plan=plan, progress=progress)
 
 
 def test_each_pass_becomes_an_h264_mp4_at_the_fps_tagged_bt709(tmp_path):
@@ -141,11 +143,9 @@ def test_every_damaged_frame_is_reported_across_passes(tmp_path):
     damage(tmp_path / "seq" / "color.0003.png")
     damage(tmp_path / "seq" / "color.0005.png")
     damage(tmp_path / "seq" / "depth.0002.png")
-    report = sequence_inspect(tmp_path / "seq")
-    assert report.ok  # headers and end markers are fine: only decoding finds it
-    (tmp_path / "out").mkdir()
+    assert sequence_inspect(tmp_path / "seq").ok  # headers and end markers are fine: only decoding finds it
     with pytest.raises(SequenceInvalid) as caught:
-        sequence_encode(report, tmp_path / "out", fps=Fraction(24), fit=Fit.PAD)
+        encode(tmp_path / "seq", tmp_path / "out")
     assert sorted(caught.value.problems) == [
         f"{name} cannot be decoded (Invalid data found when processing input): render or copy it again."
         for name in ("color.0003.png", "color.0005.png", "depth.0002.png")
@@ -155,11 +155,7 @@ def test_every_damaged_frame_is_reported_across_passes(tmp_path):
 def test_progress_counts_every_frame_of_every_pass(tmp_path):
     write_sequence(tmp_path / "seq", frames=range(1, 6))
     seen = []
-    (tmp_path / "out").mkdir()
-    sequence_encode(
-        sequence_inspect(tmp_path / "seq"), tmp_path / "out", fps=Fraction(24), fit=Fit.PAD,
-        progress=lambda stage, done, total: seen.append((stage, done, total)),
-    )
+    encode(tmp_path / "seq", tmp_path / "out", progress=lambda stage, done, total: seen.append((stage, done, total)))
     # Normalized depth is gone through twice: once for its value range, once to encode.
     assert seen[-1] == ("encoding", 20, 20)
     assert all(done <= total for _stage, done, total in seen)
