@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from django.core.management.base import CommandError
+from django.utils import timezone
 from rich import box
 from rich.console import Group
 from rich.panel import Panel
@@ -112,20 +113,31 @@ def _show(ctx, options):
             info["sha256"][:16] + "…",
         )
     parts = [facts, videos]
-    if runs:
-        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left", box=box.SIMPLE_HEAD)
-        run_table.add_column("ID", no_wrap=True, min_width=RUN_ID_WIDTH)
-        run_table.add_column("Status", no_wrap=True)
-        for column in ("Model", "Created", "Duration", "Note"):
-            run_table.add_column(column, overflow="fold")
-        for run in runs:
-            run_table.add_row(
-                run.id, status_text(run.status), run.model_type, when(run.created_at), duration(run), run.error[:80]
-            )
-        parts += [run_table, f"Outputs of a run are in {run_output_dir(runs[0]).parent}/run_<ID>"]
-    else:
+    if not runs:
         parts.append("No runs yet.")
     ctx.print(Panel(Group(*parts), title=f"[bold]{prompt.id}[/]", title_align="left"))
+    if runs:
+        # Outside the panel and with the outputs on lines of their own: a run id and a path
+        # are long, and the table must stay readable at 80 columns (pipes, CI logs).
+        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for column in ("ID", "Model", "Status", "Created", "Took"):
+            run_table.add_column(column, no_wrap=True)
+        for run in runs:
+            created = timezone.localtime(run.created_at).strftime("%m-%d %H:%M")
+            run_table.add_row(run.id, run.model_type, status_text(run.status), created, duration(run))
+        ctx.print(run_table)
+        for run in runs:
+            if run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+                ctx.print(f"  {run.id} {'->' if run.status == RunStatus.COMPLETED else 'failed:'} {_outputs(run)}")
+
+
+def _outputs(run) -> str:
+    """What a run left: its video (or enhanced prompt) for a completed run, the reason for a failed one."""
+    if run.status == RunStatus.COMPLETED:
+        if run.outputs.get("enhanced_prompt_id"):
+            return f"prompt {run.outputs['enhanced_prompt_id']}"
+        return str(run_output_dir(run) / run.outputs.get("video", ""))
+    return run.error
 
 
 def _confirm(ctx, options, question: str) -> None:

@@ -1,7 +1,28 @@
+"""Fixtures of the runs tests: prompts made from a real scene through the prompts service (from
+prompts.testing), and a second scene with different videos for jobs that must share no input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from prompts.samples import write_scene
 from prompts.testing import (  # noqa: F401  (fixtures)
+    SCENE_FRAMES,
     fast_password_hashing,
     isolated_storage,
     make_prompt,
     scene_copy,
     scene_dir,
 )
+
+
+@pytest.fixture(scope="session")
+def other_scene() -> Path:
+    """Different videos (one frame more than scene_dir), so no input is shared with it."""
+    folder = Path(settings.DATA_DIR) / "test-scenes" / "other"
+    if not (folder / "segmentation.mp4").exists():
+        write_scene(folder, frames=SCENE_FRAMES + 1)
+    return folder

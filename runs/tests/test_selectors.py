@@ -76,6 +76,7 @@ def test_run_dict_is_json_and_stable(alice, make_prompt):
     assert run_output_dir(run) == settings.OUTPUTS_DIR / f"run_{run.id}"
     assert list(data) == [
         "id", "prompt_id", "owner", "model_type", "status", "execution_config", "outputs", "run_metadata",
-        "progress", "error", "priority", "parent_id", "batch_id", "host", "output_dir", "created_at",
-        "updated_at", "queued_at", "started_at", "completed_at", "duration_seconds",
+        "progress", "error", "failure_reason", "priority", "parent_id", "batch_id", "batch_name", "host", "job",
+        "output_dir", "created_at", "updated_at", "queued_at", "uploading_at", "started_at", "downloading_at",
+        "cancel_requested_at", "completed_at", "duration_seconds",
     ]

@@ -1,0 +1,107 @@
+"""The run commands of `manage.py cosmos` (runs/run_cli.py): what people and scripts see, and
+refusals as one line."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from runs.models import Run, RunStatus
+
+
+def cosmos(*args) -> str:
+    out = StringIO()
+    call_command("cosmos", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def prompt(alice, make_prompt):
+    return make_prompt(alice)
+
+
+def test_inference_dry_run_prints_the_spec_and_creates_nothing(alice, prompt):
+    data = json.loads(cosmos("inference", prompt.id, "--weights", "0.3", "0.3", "0.2", "0.2", "--dry-run", "--json", "--user", "alice"))
+    assert data["dry_run"] is True
+    assert data["plan"][0]["spec"]["vis"] == {"control_weight": 0.3}
+    assert not Run.objects.exists()
+
+
+def test_inference_creates_runs_and_says_how_to_follow(alice, prompt, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{prompt.id}  # the ball\n\n")
+    text = cosmos("inference", "--prompts-file", str(ids), "--num-steps", "20", "--batch-name", "b1", "--user", "alice")
+    run = Run.objects.get()
+    assert run.id in text and "status --stream" in text
+    assert run.execution_config["num_steps"] == 20 and run.batch_name == "b1"
+
+
+def test_bad_input_is_one_clear_line(alice, bob, prompt):
+    with pytest.raises(CommandError, match="At least one control weight"):
+        cosmos("inference", prompt.id, "--weights", "0", "0", "0", "0", "--user", "alice")
+    with pytest.raises(CommandError, match="No prompt"):
+        cosmos("inference", prompt.id, "--user", "bob")
+    with pytest.raises(CommandError, match="Cannot read the prompts file"):
+        cosmos("inference", "--prompts-file", "/nonexistent/ids.txt", "--user", "alice")
+    with pytest.raises(CommandError, match="No run"):
+        cosmos("upscale", "rs_nosuchrun", "--user", "alice")
+    assert not Run.objects.exists()
+
+
+def test_cancel_and_retry(alice, prompt):
+    cosmos("inference", prompt.id, "--user", "alice")
+    run = Run.objects.get()
+    assert "cancelled" in cosmos("cancel", run.id, "--user", "alice")
+    with pytest.raises(CommandError, match="already cancelled"):
+        cosmos("cancel", run.id, "--user", "alice")
+    data = json.loads(cosmos("retry", run.id, "--json", "--user", "alice"))
+    assert data["status"] == "pending" and data["run_metadata"]["retry_of"] == run.id
+
+
+def test_show_lists_a_prompts_runs(alice, prompt):
+    cosmos("inference", prompt.id, "--user", "alice")
+    data = json.loads(cosmos("show", prompt.id, "--json", "--user", "alice"))
+    assert [run["status"] for run in data["runs"]] == ["pending"]
+
+
+def test_staff_commands_refuse_other_users(alice):
+    for args in (("verify",), ("reconcile",), ("kill", "--force")):
+        with pytest.raises(CommandError, match="Only staff"):
+            cosmos(*args, "--user", "alice")
+
+
+def test_kill_without_force_asks_and_refuses_without_a_terminal(admin_user):
+    with pytest.raises(CommandError, match="--force"):
+        cosmos("kill")
+
+
+def test_verify_and_reconcile_report(admin_user):
+    assert json.loads(cosmos("verify", "--json"))["ok"] is True
+    assert "Every active job has a live worker" in cosmos("reconcile")
+
+
+def test_status_stream_without_an_active_run_says_so(alice):
+    with pytest.raises(CommandError, match="No run of yours is active"):
+        cosmos("status", "--stream", "--user", "alice")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_shows_hosts_gpus_and_queue(admin_user, local_host):
+    [host] = json.loads(cosmos("status", "--json"))
+    assert host["host"] == local_host.name and host["simulated"]
+    assert "cosmos-sim" in host["gpus"][0]["name"]
+    text = cosmos("status")
+    assert local_host.name in text and "queue:" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inference_wait_runs_to_the_end(alice, make_prompt, local_host, monkeypatch):
+    prompt = make_prompt(alice)
+    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)  # the worker's tasks run inline
+    data = json.loads(cosmos("inference", prompt.id, "--wait", "--json", "--user", "alice"))
+    [run] = data["runs"]
+    assert run["status"] == RunStatus.COMPLETED
+    assert run["outputs"]["video"] == "output.mp4"
+    text = cosmos("show", prompt.id, "--user", "alice")
+    assert "completed" in text
