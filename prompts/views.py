@@ -7,6 +7,7 @@ prompts.page_sections (prompts imports no other app).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -130,7 +131,10 @@ def _inputs(prompt) -> list[dict]:
 
 
 def _name_pending(prompt) -> bool:
-    # The fallback name is set at create; a background task may replace it shortly after.
-    if not prompt.name_is_auto:
+    """Is the smart name still to come? A simple name is set at create; the smart-name task then
+    saves its name (touching updated_at) unless the user named the prompt meanwhile."""
+    if not (settings.COSMOS["SMART_NAMES"] and prompt.name_is_auto):
         return False
-    return (timezone.now() - prompt.created_at).total_seconds() < SMART_NAME_WAIT_SECONDS
+    touched = (prompt.updated_at - prompt.created_at).total_seconds() > 1
+    young = (timezone.now() - prompt.created_at).total_seconds() < SMART_NAME_WAIT_SECONDS
+    return young and not touched
