@@ -1,0 +1,87 @@
+"""Prompt reads for every entry point: get, list, search, and the stable dict shape of a prompt.
+
+Every read takes the acting user and returns only what that user may see (prompts.access). An id
+that is malformed, unknown, or another user's gives the same NotFound.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prompts.access import visible_to
+from prompts.errors import InvalidInput, NotFound
+from prompts.models import ModelType, Prompt
+from prompts.paging import Page, page_check, paginate
+from prompts.search import prompts_matching
+from prompts.videos import stored_path
+
+PROMPT_ID = re.compile(r"^ps_[A-Za-z0-9_-]{1,37}$")
+MAX_QUERY_CHARS = 500
+
+
+def prompt_get(*, user, prompt_id: str) -> Prompt:
+    """The prompt with this id if `user` may see it; NotFound otherwise."""
+    if not isinstance(prompt_id, str) or not PROMPT_ID.match(prompt_id):
+        raise NotFound(f"No prompt {prompt_id!r}: prompt ids look like ps_1a2b3c….", field="prompt_id")
+    try:
+        return visible_to(Prompt.objects.select_related("owner"), user).get(pk=prompt_id)
+    except Prompt.DoesNotExist:
+        raise NotFound(f"No prompt {prompt_id!r}.", field="prompt_id") from None
+
+
+def prompts_list(*, user, model_type: str | None = None, limit: int = 50, offset: int = 0) -> Page[Prompt]:
+    """The user's visible prompts, newest first."""
+    return paginate(_visible(user, model_type), limit=limit, offset=offset)
+
+
+def prompts_search(
+    *, user, query: str, model_type: str | None = None, limit: int = 50, offset: int = 0
+) -> Page[Prompt]:
+    """Visible prompts whose text or name contains `query` (case-insensitive), newest first."""
+    query = query.strip() if isinstance(query, str) else ""
+    if not query:
+        raise InvalidInput("The search query is empty: type some words to look for.", field="query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"The search query is longer than {MAX_QUERY_CHARS} characters.", field="query")
+    page_check(limit, offset)
+    return paginate(prompts_matching(_visible(user, model_type), query), limit=limit, offset=offset)
+
+
+def model_type_check(model_type: str) -> str:
+    """`model_type` if it is one we know; InvalidInput listing the known ones otherwise."""
+    if model_type not in ModelType.values:
+        raise InvalidInput(
+            f"Unknown model type {model_type!r}: use one of {', '.join(ModelType.values)}.", field="model_type"
+        )
+    return model_type
+
+
+def prompt_input_paths(prompt: Prompt) -> dict[str, Path]:
+    """Where each input video of the prompt is stored, by role (color, depth, segmentation)."""
+    return {role: stored_path(info["sha256"]) for role, info in prompt.inputs.items()}
+
+
+def prompt_to_dict(prompt: Prompt) -> dict:
+    """The prompt as JSON-ready data; the shape is stable (CLI --json, API)."""
+    return {
+        "id": prompt.id,
+        "name": prompt.name,
+        "name_is_auto": prompt.name_is_auto,
+        "owner": prompt.owner.get_username(),
+        "model_type": prompt.model_type,
+        "prompt_text": prompt.prompt_text,
+        "negative_prompt": prompt.negative_prompt,
+        "inputs": prompt.inputs,
+        "parameters": prompt.parameters,
+        "enhanced_from": prompt.enhanced_from_id,
+        "created_at": prompt.created_at.isoformat(),
+        "updated_at": prompt.updated_at.isoformat(),
+    }
+
+
+def _visible(user, model_type: str | None):
+    queryset = visible_to(Prompt.objects.select_related("owner"), user)
+    if model_type:
+        queryset = queryset.filter(model_type=model_type_check(model_type))
+    return queryset.order_by("-created_at", "id")

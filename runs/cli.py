@@ -1,0 +1,179 @@
+"""`cosmos list runs`, `show`, `delete prompt`, `delete run`: the commands that need runs.
+
+`show` and `delete prompt` live here rather than in prompts.cli because they reach runs (a
+prompt's runs, their output folders), and prompts may not import runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from django.core.management.base import CommandError
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from prompts.cli import add_page_options, page_caption, truncate, when
+from prompts.selectors import prompt_get, prompt_to_dict
+from runs.models import RunStatus
+from runs.selectors import run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
+from runs.services import prompt_delete, run_delete
+
+STATUS_STYLE = {
+    RunStatus.COMPLETED: "green",
+    RunStatus.FAILED: "red",
+    RunStatus.CANCELLED: "dim",
+    RunStatus.CANCELLING: "yellow",
+    RunStatus.RUNNING: "yellow",
+    RunStatus.UPLOADING: "yellow",
+    RunStatus.DOWNLOADING: "yellow",
+    RunStatus.QUEUED: "cyan",
+    RunStatus.PENDING: "cyan",
+}
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def duration(run) -> str:
+    seconds = run.duration_seconds
+    if seconds is None:
+        return "—"
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _list_runs(ctx, options):
+    page = runs_for_user(
+        user=ctx.user,
+        status=options["status"],
+        prompt_id=options["prompt"],
+        model_type=options["model"],
+        owner=options["owner"],
+        limit=options["limit"],
+        offset=options["offset"],
+    )
+    if options["json"]:
+        ctx.json(page.to_dict(run_to_dict))
+        return
+    if not page.total:
+        ctx.print("No runs match." if any(options[k] for k in ("status", "prompt", "model", "owner")) else "No runs yet.")
+        return
+    table = Table(title=f"Runs ({page.total})", caption=page_caption(page))
+    for column in ("ID", "Prompt", "Model", "Status", "Owner", "Created", "Duration"):
+        table.add_column(column, no_wrap=column in ("ID", "Prompt"))
+    for run in page.items:
+        table.add_row(
+            run.id,
+            run.prompt_id,
+            run.model_type,
+            status_text(run.status),
+            run.owner.get_username(),
+            when(run.created_at),
+            duration(run),
+        )
+    ctx.print(table)
+
+
+def _show(ctx, options):
+    prompt = prompt_get(user=ctx.user, prompt_id=options["prompt_id"])
+    runs = runs_of_prompt(user=ctx.user, prompt=prompt)
+    if options["json"]:
+        ctx.json({**prompt_to_dict(prompt), "runs": [run_to_dict(run) for run in runs]})
+        return
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("Name", prompt.name + (" (automatic)" if prompt.name_is_auto else ""))
+    facts.add_row("Owner", prompt.owner.get_username())
+    facts.add_row("Model", prompt.model_type)
+    facts.add_row("Created", when(prompt.created_at))
+    if prompt.enhanced_from_id:
+        facts.add_row("Enhanced from", prompt.enhanced_from_id)
+    facts.add_row("Prompt", prompt.prompt_text)
+    facts.add_row("Negative", truncate(prompt.negative_prompt, 120))
+    if prompt.parameters:
+        facts.add_row("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(prompt.parameters.items())))
+    videos = Table(title="Input videos", title_justify="left")
+    for column in ("Role", "Size", "Frames", "FPS", "Codec", "SHA-256"):
+        videos.add_column(column)
+    for role, info in prompt.inputs.items():
+        videos.add_row(
+            role,
+            f"{info['width']}x{info['height']}",
+            str(info["frames"]),
+            f"{info['fps']:g}",
+            info.get("codec", ""),
+            info["sha256"][:16] + "…",
+        )
+    parts = [facts, videos]
+    if runs:
+        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left")
+        for column in ("ID", "Model", "Status", "Created", "Duration", "Outputs"):
+            run_table.add_column(column, no_wrap=column == "ID")
+        for run in runs:
+            outputs = str(run_output_dir(run)) if run.status == RunStatus.COMPLETED else run.error[:60]
+            run_table.add_row(
+                run.id, run.model_type, status_text(run.status), when(run.created_at), duration(run), outputs
+            )
+        parts.append(run_table)
+    else:
+        parts.append("No runs yet.")
+    ctx.print(Panel(Group(*parts), title=f"[bold]{prompt.id}[/]", title_align="left"))
+
+
+def _confirm(ctx, options, question: str) -> None:
+    """Ask before deleting when a person is at the terminal; scripts (no TTY) and --yes/--force go on."""
+    if options["yes"] or options["force"] or not sys.stdin.isatty():
+        return
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise CommandError("Nothing deleted.")
+
+
+def _delete_prompt(ctx, options):
+    prompt = prompt_get(user=ctx.user, prompt_id=options["prompt_id"])
+    count = len(runs_of_prompt(user=ctx.user, prompt=prompt))
+    _confirm(ctx, options, f"Delete prompt {prompt.id} ({prompt.name}) and its {count} run(s) with their files?")
+    prompt_delete(user=ctx.user, prompt_id=prompt.id, force=options["force"])
+    if options["json"]:
+        ctx.json({"deleted": prompt.id, "runs_deleted": count})
+    else:
+        ctx.print(f"Deleted prompt {prompt.id} and {count} run(s).")
+
+
+def _delete_run(ctx, options):
+    run = run_get(user=ctx.user, run_id=options["run_id"])
+    _confirm(ctx, options, f"Delete run {run.id} ({run.status}) and its output files?")
+    run_delete(user=ctx.user, run_id=run.id, force=options["force"])
+    if options["json"]:
+        ctx.json({"deleted": run.id})
+    else:
+        ctx.print(f"Deleted run {run.id}.")
+
+
+def register(cli) -> None:
+    listing = {"group": "list", "group_help": "list prompts or runs"}
+    deleting = {"group": "delete", "group_help": "delete prompts or runs"}
+
+    p = cli.command("runs", _list_runs, help="list runs, newest first", **listing)
+    p.add_argument("--status", help=f"only runs in this status ({', '.join(RunStatus.values)})")
+    p.add_argument("--prompt", metavar="PROMPT_ID", help="only runs of this prompt")
+    p.add_argument("--model", help="only this model type")
+    p.add_argument("--owner", metavar="USERNAME", help="only runs of this user (staff see everyone's)")
+    add_page_options(p, what="runs")
+
+    p = cli.command("show", _show, help="show a prompt, its input videos and its runs")
+    p.add_argument("prompt_id", metavar="PROMPT_ID")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    for name, handler, id_name, what in (
+        ("prompt", _delete_prompt, "prompt_id", "a prompt, its runs and their files"),
+        ("run", _delete_run, "run_id", "a run and its output files"),
+    ):
+        p = cli.command(name, handler, help=f"delete {what}", **deleting)
+        p.add_argument(id_name, metavar=id_name.upper())
+        p.add_argument("--force", action="store_true", help="also while active, and without asking")
+        p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+        p.add_argument("--json", action="store_true", help="print JSON for scripts")

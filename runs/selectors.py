@@ -1,0 +1,101 @@
+"""Run reads for every entry point: get, list with filters, a prompt's runs, the stable dict of a run.
+
+Visibility is prompts.access's rule: a user sees their own runs, staff see all; another user's run
+is NotFound like an unknown one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+from prompts.access import visible_to
+from prompts.errors import InvalidInput, NotFound
+from prompts.models import Prompt
+from prompts.paging import Page, paginate
+from prompts.selectors import model_type_check
+from runs.models import Run, RunStatus
+
+RUN_ID = re.compile(r"^rs_[A-Za-z0-9_-]{1,37}$")
+
+
+def run_get(*, user, run_id: str) -> Run:
+    """The run with this id if `user` may see it; NotFound otherwise."""
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        raise NotFound(f"No run {run_id!r}: run ids look like rs_1a2b3c….", field="run_id")
+    try:
+        return _runs(user).get(pk=run_id)
+    except Run.DoesNotExist:
+        raise NotFound(f"No run {run_id!r}.", field="run_id") from None
+
+
+def runs_for_user(
+    *,
+    user,
+    status: str | None = None,
+    prompt_id: str | None = None,
+    model_type: str | None = None,
+    owner: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[Run]:
+    """The user's visible runs, newest first, filtered by status, prompt, model type, owner's username."""
+    runs = _runs(user)
+    if status:
+        if status not in RunStatus.values:
+            raise InvalidInput(f"Unknown status {status!r}: use one of {', '.join(RunStatus.values)}.", field="status")
+        runs = runs.filter(status=status)
+    if prompt_id:
+        runs = runs.filter(prompt_id=prompt_id)
+    if model_type:
+        runs = runs.filter(model_type=model_type_check(model_type))
+    if owner:
+        runs = runs.filter(owner__username=owner)
+    return paginate(runs, limit=limit, offset=offset)
+
+
+def runs_of_prompt(*, user, prompt: Prompt) -> list[Run]:
+    """The runs of a prompt that `user` may see, newest first."""
+    return list(_runs(user).filter(prompt=prompt))
+
+
+def run_output_dir(run: Run) -> Path:
+    """The folder that holds a run's downloaded outputs, manifest and log."""
+    return settings.OUTPUTS_DIR / f"run_{run.id}"
+
+
+def run_to_dict(run: Run) -> dict:
+    """The run as JSON-ready data; the shape is stable (CLI --json, API)."""
+    return {
+        "id": run.id,
+        "prompt_id": run.prompt_id,
+        "owner": run.owner.get_username(),
+        "model_type": run.model_type,
+        "status": run.status,
+        "execution_config": run.execution_config,
+        "outputs": run.outputs,
+        "run_metadata": run.run_metadata,
+        "progress": run.progress,
+        "error": run.error,
+        "priority": run.priority,
+        "parent_id": run.parent_id,
+        "batch_id": run.batch_id,
+        "host": run.host.name if run.host_id else None,
+        "output_dir": str(run_output_dir(run)),
+        "created_at": _iso(run.created_at),
+        "updated_at": _iso(run.updated_at),
+        "queued_at": _iso(run.queued_at),
+        "started_at": _iso(run.started_at),
+        "completed_at": _iso(run.completed_at),
+        "duration_seconds": run.duration_seconds,
+    }
+
+
+def _runs(user):
+    return visible_to(Run.objects.select_related("owner", "host"), user).order_by("-created_at", "id")
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
