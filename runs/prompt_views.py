@@ -64,6 +64,7 @@ def _form_field(form, field: str | None) -> str | None:
 
 @require_POST
 def prompt_enhance_view(request, prompt_id: str):
+    get_or_404(prompt_get, user=request.user, prompt_id=prompt_id)
     overwrite = request.POST.get("mode") == "overwrite"
     submission = attempt(request, enhance_submit, user=request.user, prompt_ids=[prompt_id], overwrite=overwrite)
     if submission is None:
@@ -75,6 +76,7 @@ def prompt_enhance_view(request, prompt_id: str):
 
 @require_POST
 def prompt_delete_view(request, prompt_id: str):
+    get_or_404(prompt_get, user=request.user, prompt_id=prompt_id)
     try:
         prompt_delete(user=request.user, prompt_id=prompt_id, force=request.POST.get("force") == "1")
     except DomainError as exc:

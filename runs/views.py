@@ -12,10 +12,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from prompts.errors import DomainError
+from prompts.models import ModelType
 from prompts.pages import PAGE_SIZE, attempt, get_or_404, offset_for, page_number, pager_for
 from runs.forms import RunFilterForm, UpscaleForm
 from runs.models import ACTIVE_STATUSES, FINISHED_STATUSES, RunStatus
-from runs.output_files import output_files
+from runs.output_files import output_file_path, output_files
 from runs.selectors import run_get, run_upscales, runs_for_user
 from runs.services import run_cancel, run_delete, run_retry, upscale_submit
 
@@ -73,10 +74,31 @@ def run_context(request, run) -> dict:
         "parameters": ordered + sorted(config.items()),
         "is_active": run.status in ACTIVE_STATUSES,
         "is_finished": run.status in FINISHED_STATUSES,
-        "can_upscale": run.model_type == "transfer" and run.status == RunStatus.COMPLETED and "output.mp4" in names,
+        "can_upscale": run.model_type == ModelType.TRANSFER and run.status == RunStatus.COMPLETED and "output.mp4" in names,
         "upscale_form": UpscaleForm(),
         "websocket_path": f"/ws/runs/{run.id}/",
+        "compare": _compare_sources(run, upscaled, has_output="output.mp4" in names),
+        "compare_fps": (run.execution_config or {}).get("fps") or (run.prompt.inputs or {}).get("color", {}).get("fps") or 24,
     }
+
+
+def _compare_sources(run, upscaled, *, has_output: bool) -> list[dict]:
+    """Input, output and upscaled videos of a run, when at least two of them exist."""
+    sources = []
+    if "color" in (run.prompt.inputs or {}):
+        sources.append({"label": "Input", "url": reverse("prompts:input", args=[run.prompt_id, "color"])})
+    if run.model_type == ModelType.UPSCALE:
+        parent = run.parent
+        if parent is not None and output_file_path(parent, "output.mp4"):
+            sources.append({"label": "Output", "url": reverse("runs:file", args=[parent.id, "output.mp4"])})
+        if has_output:
+            sources.append({"label": "Upscaled", "url": reverse("runs:file", args=[run.id, "output.mp4"])})
+    elif run.model_type == ModelType.TRANSFER:
+        if has_output:
+            sources.append({"label": "Output", "url": reverse("runs:file", args=[run.id, "output.mp4"])})
+        if upscaled is not None and output_file_path(upscaled, "output.mp4"):
+            sources.append({"label": "Upscaled", "url": reverse("runs:file", args=[upscaled.id, "output.mp4"])})
+    return sources if len(sources) >= 2 else []
 
 
 @require_GET
@@ -90,6 +112,7 @@ def run_detail(request, run_id: str):
 
 @require_POST
 def run_cancel_view(request, run_id: str):
+    get_or_404(run_get, user=request.user, run_id=run_id)
     run = attempt(request, run_cancel, user=request.user, run_id=run_id)
     if run is not None:
         if run.status == RunStatus.CANCELLED:
@@ -101,6 +124,7 @@ def run_cancel_view(request, run_id: str):
 
 @require_POST
 def run_retry_view(request, run_id: str):
+    get_or_404(run_get, user=request.user, run_id=run_id)
     run = attempt(request, run_retry, user=request.user, run_id=run_id)
     if run is None:
         return redirect("runs:detail", run_id=run_id)
@@ -110,6 +134,7 @@ def run_retry_view(request, run_id: str):
 
 @require_POST
 def run_upscale_view(request, run_id: str):
+    get_or_404(run_get, user=request.user, run_id=run_id)
     form = UpscaleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "The upscale weight must be a number from 0 to 1.")
