@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+# The sshd on loopback and simulated GPU hosts (see gpu/testing.py).
+pytest_plugins = ["gpu.testing"]
+
 
 @pytest.fixture
 def alice(django_user_model):
