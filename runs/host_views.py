@@ -10,26 +10,26 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from gpu.errors import GPUError
 from gpu.selectors import hosts_list
 from gpu.services import host_check
-from prompts.errors import NotAllowed
-from prompts.pages import attempt
+from prompts.errors import DomainError
 from runs.selectors import host_loads, runs_active, runs_with_outputs
 from runs.services import host_kill, hosts_status
 
 GALLERY_SIZE = 12
 
 
-def _glance() -> list[dict]:
+def _glance(user) -> list[dict]:
     loads = host_loads()
-    return [{"host": host, "busy": loads.get(host.id, 0)} for host in hosts_list()]
+    return [{"host": host, "busy": loads.get(host.id, 0)} for host in hosts_list(user=user)]
 
 
 @require_GET
 def dashboard(request):
     context = {
         "queue": runs_active(user=request.user),
-        "hosts": _glance(),
+        "hosts": _glance(request.user),
         "gallery": runs_with_outputs(user=request.user, limit=GALLERY_SIZE),
     }
     if request.htmx and request.htmx.target == "dashboard-queue":
@@ -39,7 +39,7 @@ def dashboard(request):
 
 @require_GET
 def hosts_page(request):
-    return render(request, "runs/hosts.html", {"hosts": _glance()})
+    return render(request, "runs/hosts.html", {"hosts": _glance(request.user)})
 
 
 @require_GET
@@ -50,8 +50,11 @@ def hosts_live(request):
 
 @require_POST
 def host_kill_view(request, host_name: str):
-    results = attempt(request, host_kill, user=request.user, host_name=host_name)
-    if results is not None:
+    try:
+        results = host_kill(user=request.user, host_name=host_name)
+    except (DomainError, GPUError) as exc:
+        messages.error(request, exc.message)
+    else:
         killed = sum(len(result.get("killed", [])) for result in results)
         messages.success(request, f"Killed {killed} container{'s' if killed != 1 else ''} on {host_name}.")
     return redirect("runs:hosts")
@@ -59,10 +62,11 @@ def host_kill_view(request, host_name: str):
 
 @require_POST
 def host_check_view(request, host_name: str):
-    if not request.user.is_staff:
-        messages.error(request, NotAllowed("Only staff may check hosts.").message)
-        return redirect("runs:hosts")
-    report = attempt(request, host_check, name=host_name)
-    if report is not None:
-        messages.success(request, f"Checked {host_name}.")
+    try:
+        report = host_check(user=request.user, name=host_name)
+    except GPUError as exc:
+        messages.error(request, exc.message)
+    else:
+        level = messages.SUCCESS if report.ok else messages.WARNING
+        messages.add_message(request, level, f"Checked {host_name}: {report.summary}.")
     return redirect("runs:hosts")
