@@ -196,6 +196,20 @@ COSMOS = {
     "DEFAULT_UPSCALE_WEIGHT": float(os.environ.get("COSMOS_DEFAULT_UPSCALE_WEIGHT", 0.5)),
     "DEFAULT_FPS": int(os.environ.get("COSMOS_DEFAULT_FPS", 24)),
     "SMART_NAMES": env_bool("COSMOS_SMART_NAMES", True),
+    # Runs: how many compatible transfer runs share one container (one model load).
+    "BATCH_MAX_RUNS": int(os.environ.get("COSMOS_BATCH_MAX_RUNS", 8)),
+    # Jobs claimed per host beyond its GPU slots: their inputs upload while the GPU works.
+    "PREFETCH_JOBS": int(os.environ.get("COSMOS_PREFETCH_JOBS", 1)),
+    # A worker following a job refreshes its heartbeat this often; reconcile takes over a job
+    # whose heartbeat is older than STALE_SECONDS.
+    "HEARTBEAT_SECONDS": float(os.environ.get("COSMOS_HEARTBEAT_SECONDS", 5)),
+    "STALE_SECONDS": float(os.environ.get("COSMOS_STALE_SECONDS", 60)),
+    # A host that could not be reached gets no new job for this long; a run goes back to
+    # pending at most HOST_ATTEMPTS times before it fails; a job whose host stays unreachable
+    # this long after its worker vanished fails as lost.
+    "HOST_RETRY_SECONDS": float(os.environ.get("COSMOS_HOST_RETRY_SECONDS", 30)),
+    "HOST_ATTEMPTS": int(os.environ.get("COSMOS_HOST_ATTEMPTS", 3)),
+    "LOST_AFTER_SECONDS": float(os.environ.get("COSMOS_LOST_AFTER_SECONDS", 1800)),
 }
 
 LOGGING = {

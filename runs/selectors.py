@@ -62,6 +62,16 @@ def runs_of_prompt(*, user, prompt: Prompt) -> list[Run]:
     return list(_runs(user).filter(prompt=prompt))
 
 
+def run_newest_active(*, user) -> Run:
+    """The visible run that most recently started running (or, failing that, the newest active
+    one): what `cosmos status --stream` follows."""
+    active = _runs(user).filter(status__in=ACTIVE_STATUSES)
+    run = active.filter(started_at__isnull=False).order_by("-started_at").first() or active.first()
+    if run is None:
+        raise NotFound("No run of yours is active: nothing to follow. `cosmos list runs` shows the finished ones.")
+    return run
+
+
 def run_output_dir(run: Run) -> Path:
     """The folder that holds a run's downloaded outputs, manifest and log."""
     return settings.OUTPUTS_DIR / f"run_{run.id}"
@@ -80,15 +90,21 @@ def run_to_dict(run: Run) -> dict:
         "run_metadata": run.run_metadata,
         "progress": run.progress,
         "error": run.error,
+        "failure_reason": run.failure_reason,
         "priority": run.priority,
         "parent_id": run.parent_id,
         "batch_id": run.batch_id,
+        "batch_name": run.batch_name,
         "host": run.host.name if run.host_id else None,
+        "job": run.job_id or None,
         "output_dir": str(run_output_dir(run)),
         "created_at": _iso(run.created_at),
         "updated_at": _iso(run.updated_at),
         "queued_at": _iso(run.queued_at),
+        "uploading_at": _iso(run.uploading_at),
         "started_at": _iso(run.started_at),
+        "downloading_at": _iso(run.downloading_at),
+        "cancel_requested_at": _iso(run.cancel_requested_at),
         "completed_at": _iso(run.completed_at),
         "duration_seconds": run.duration_seconds,
     }

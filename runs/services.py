@@ -1,32 +1,251 @@
-"""Run actions. For now: deleting a prompt with its runs, and deleting a run.
+"""Run actions: submit (inference, batch, create-and-run, upscale, enhance), cancel, retry,
+delete (prompts with their runs, and runs), kill a host's containers, verify, reconcile, status.
+
+Every entry point calls these. Each takes the acting user: a user acts on their own prompts
+and runs, staff on everyone's; another user's object is `NotFound`. Input is validated before
+anything is written; a `dry_run` returns the exact specs, JSONL and commands and writes
+nothing. New runs are committed in one transaction and, once committed, the dispatcher is
+asked to look for work.
 
 Deleting is database first, files after: rows go in one transaction, and only once it has
 committed are the runs' output folders and the prompt's no-longer-used input videos removed. A
-crash in between leaves files without rows (found by an integrity check), never rows without files.
+crash in between leaves files without rows (found by `verify`), never rows without files. With
+`force`, active runs are cancelled first (their containers killed), so no container keeps
+working for a run that no longer exists.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
-from prompts.errors import Conflict
-from prompts.models import Prompt
+from prompts.errors import Conflict, InvalidInput, NotAllowed
+from prompts.models import DEFAULT_NEGATIVE_PROMPT, ModelType, Prompt
 from prompts.selectors import prompt_get
-from prompts.services import prompt_inputs_release
-from runs.models import ACTIVE_STATUSES, Run
+from prompts.services import prompt_create, prompt_inputs_release
+from runs import hosts, integrity, pipeline, plans, reconcile
+from runs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Run, RunStatus
+from runs.params import UPSCALE_NUM_STEPS, inference_params_resolve, upscale_weight_validate
 from runs.selectors import run_get, run_output_dir
+from runs.submit import Submission, batch_name_clean, new_batch_id, prompt_inputs_check, run_build
+from runs.tasks import dispatch_soon
+from runs.transitions import run_transition
 
 logger = logging.getLogger(__name__)
+
+NOT_STARTED = (RunStatus.PENDING, RunStatus.QUEUED, RunStatus.UPLOADING)
+STARTED = (RunStatus.RUNNING, RunStatus.DOWNLOADING)
+PRIORITY_RANGE = (-100, 100)
+
+
+def inference_submit(
+    *,
+    user,
+    prompt_ids: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    batch_name: str = "",
+    priority: int = 0,
+    dry_run: bool = False,
+) -> Submission:
+    """One transfer run per prompt; several prompts form a batch (one batch id and name)."""
+    ids = list(dict.fromkeys(pid.strip() for pid in prompt_ids if pid and pid.strip()))
+    if not ids:
+        raise InvalidInput("Give at least one prompt id (ps_...).", field="prompt_ids")
+    batch_name = batch_name_clean(batch_name)
+    priority = _priority(priority)
+    prompts = [prompt_get(user=user, prompt_id=pid) for pid in ids]
+    configs = []
+    for prompt in prompts:
+        prompt_inputs_check(prompt)
+        configs.append(inference_params_resolve(params, prompt=prompt))
+    batch_id = new_batch_id() if len(prompts) > 1 or batch_name else ""
+    runs = [
+        run_build(
+            prompt=prompt,
+            model_type=ModelType.TRANSFER,
+            config=config,
+            submitted_by=user,
+            priority=priority,
+            batch_id=batch_id,
+            batch_name=batch_name,
+        )
+        for prompt, config in zip(prompts, configs)
+    ]
+    return _submit(runs, dry_run=dry_run, batch_id=batch_id, batch_name=batch_name)
+
+
+def create_and_run(
+    *,
+    user,
+    prompt_text: str,
+    video_dir: str | Path | None = None,
+    files: dict | None = None,
+    name: str = "",
+    negative_prompt: str = "",
+    params: Mapping[str, Any] | None = None,
+    priority: int = 0,
+) -> Submission:
+    """Create a prompt and submit its inference in one call; nothing is kept if either fails."""
+    # Check the parameters first, against what the prompt will be, so bad weights leave no prompt.
+    inference_params_resolve(params, prompt=Prompt(negative_prompt=negative_prompt or DEFAULT_NEGATIVE_PROMPT, parameters={}))
+    with transaction.atomic():
+        prompt = prompt_create(
+            user=user,
+            prompt_text=prompt_text,
+            video_dir=video_dir,
+            files=files,
+            name=name,
+            negative_prompt=negative_prompt,
+        )
+        return inference_submit(user=user, prompt_ids=[prompt.id], params=params, priority=priority)
+
+
+def upscale_submit(
+    *, user, run_id: str, weight: float | None = None, priority: int = 0, dry_run: bool = False
+) -> Submission:
+    """A 4K upscale of a completed inference run's output, as its own run linked to it."""
+    parent = run_get(user=user, run_id=run_id)
+    if parent.model_type != ModelType.TRANSFER:
+        raise InvalidInput(f"Run {parent.id} is a {parent.model_type} run; only inference runs can be upscaled.")
+    output = run_output_dir(parent) / "output.mp4"
+    if parent.status != RunStatus.COMPLETED or not output.is_file():
+        raise Conflict(
+            f"Run {parent.id} is {parent.status}; upscale it once it has completed with an output video."
+        )
+    config = {
+        "control_weight": upscale_weight_validate(weight),
+        "num_steps": UPSCALE_NUM_STEPS,
+        "parent_run_id": parent.id,
+        "input_sha256": (parent.outputs or {}).get("files", {}).get("output.mp4", {}).get("sha256", ""),
+    }
+    run = run_build(
+        prompt=parent.prompt,
+        model_type=ModelType.UPSCALE,
+        config=config,
+        submitted_by=user,
+        priority=_priority(priority),
+        parent=parent,
+        mergeable=False,  # the upscaler runs one video per container
+    )
+    return _submit([run], dry_run=dry_run)
+
+
+def enhance_submit(
+    *, user, prompt_ids: Sequence[str], overwrite: bool = False, priority: int = 0, dry_run: bool = False
+) -> Submission:
+    """A prompt-enhancement run per prompt. On success it creates a new prompt linked to the
+    original, or with `overwrite` replaces the original's text (refused for a prompt that has
+    runs: their outputs were made from the old text)."""
+    ids = list(dict.fromkeys(pid.strip() for pid in prompt_ids if pid and pid.strip()))
+    if not ids:
+        raise InvalidInput("Give at least one prompt id (ps_...).", field="prompt_ids")
+    prompts = [prompt_get(user=user, prompt_id=pid) for pid in ids]
+    for prompt in prompts:
+        prompt_inputs_check(prompt)
+        if overwrite and prompt.runs.exists():
+            raise Conflict(
+                f"Prompt {prompt.id} already has runs; enhance it without --overwrite to get a new prompt."
+            )
+    runs = [
+        run_build(
+            prompt=prompt,
+            model_type=ModelType.ENHANCE,
+            config={"mode": "overwrite" if overwrite else "new"},
+            submitted_by=user,
+            priority=_priority(priority),
+        )
+        for prompt in prompts
+    ]
+    return _submit(runs, dry_run=dry_run)
+
+
+def run_cancel(*, user, run_id: str) -> Run:
+    """Cancel a run. One that has not started is cancelled at once; a started one has its
+    container killed, and is `cancelled` only once the container is confirmed gone (a run in a
+    batch with others still running is dropped from the batch instead)."""
+    run = run_get(user=user, run_id=run_id)
+    if run.status in FINISHED_STATUSES:
+        raise Conflict(f"Run {run.id} is already {run.status}; there is nothing to cancel.")
+    note = f"Cancelled by {user.get_username()}."
+    if run_transition(run.id, from_=NOT_STARTED, to=RunStatus.CANCELLED, error=note):
+        dispatch_soon()
+        return Run.objects.get(pk=run.pk)
+    run_transition(run.id, from_=STARTED, to=RunStatus.CANCELLING, error=note)
+    run.refresh_from_db()
+    if run.status == RunStatus.CANCELLING:
+        pipeline.job_stop_unwanted(run.job_id)
+        run.refresh_from_db()
+    return run
+
+
+def run_retry(*, user, run_id: str, priority: int | None = None) -> Run:
+    """A new pending run with the same parameters as a finished one."""
+    old = run_get(user=user, run_id=run_id)
+    if old.status not in FINISHED_STATUSES:
+        raise Conflict(f"Run {old.id} is still {old.status}; cancel it or wait for it before retrying.")
+    if old.model_type == ModelType.UPSCALE:
+        return upscale_submit(
+            user=user,
+            run_id=old.execution_config.get("parent_run_id", ""),
+            weight=old.execution_config.get("control_weight"),
+            priority=old.priority if priority is None else priority,
+        ).runs[0]
+    run = run_build(
+        prompt=old.prompt,
+        model_type=old.model_type,
+        config=dict(old.execution_config),
+        submitted_by=user,
+        priority=_priority(old.priority if priority is None else priority),
+        batch_id=old.batch_id,
+        batch_name=old.batch_name,
+    )
+    run.run_metadata["retry_of"] = old.id
+    if old.model_type == ModelType.ENHANCE and run.execution_config.get("mode") == "overwrite":
+        if old.prompt.runs.exclude(model_type=ModelType.ENHANCE).exists():
+            raise Conflict(f"Prompt {old.prompt_id} has runs now; enhance it without --overwrite.")
+    return _submit([run], dry_run=False).runs[0]
+
+
+def host_kill(*, user, host_name: str | None = None) -> list[dict[str, Any]]:
+    """Kill every Cosmos container on one host (or all enabled hosts); their runs become
+    `cancelled` once the containers are confirmed gone. Staff only: it stops everyone's work."""
+    _staff_only(user, "kill containers")
+    targets = hosts.hosts_named(host_name)
+    return [pipeline.host_kill_all(host, actor=user.get_username()) for host in targets]
+
+
+def hosts_status(*, user) -> list[dict[str, Any]]:
+    """Per host: GPU info, running containers, the active operations and the queue."""
+    return [hosts.host_status(host, viewer=user) for host in hosts.hosts_named(None, enabled_only=False)]
+
+
+def integrity_verify(*, user, fix: bool = False) -> integrity.Report:
+    """Compare database and files; with `fix`, remove orphans and mark broken runs."""
+    _staff_only(user, "verify every user's files")
+    return integrity.verify(fix=fix)
+
+
+def runs_reconcile(*, user) -> list[reconcile.Action]:
+    """Look after jobs whose worker went quiet: re-attach, collect or fail them."""
+    _staff_only(user, "reconcile runs")
+    return reconcile.reconcile()
 
 
 def prompt_delete(*, user, prompt_id: str, force: bool = False) -> None:
     """Delete a prompt, its runs, their output folders and the input videos no other prompt uses.
 
-    Refused with Conflict while a run of the prompt is active, unless `force`.
+    Refused with Conflict while a run of the prompt is active, unless `force`, which cancels them
+    first.
     """
+    if force:
+        prompt = prompt_get(user=user, prompt_id=prompt_id)
+        for run in Run.objects.filter(prompt=prompt, status__in=ACTIVE_STATUSES):
+            _cancel_quietly(user, run.id)
     with transaction.atomic():
         prompt = prompt_get(user=user, prompt_id=prompt_id)
         # Row lock (PostgreSQL): a run being submitted for this prompt waits for us, then fails
@@ -47,7 +266,10 @@ def prompt_delete(*, user, prompt_id: str, force: bool = False) -> None:
 
 
 def run_delete(*, user, run_id: str, force: bool = False) -> None:
-    """Delete a run and its output folder. Refused with Conflict while the run is active, unless `force`."""
+    """Delete a run and its output folder. Refused with Conflict while the run is active, unless
+    `force`, which cancels it first."""
+    if force:
+        _cancel_quietly(user, run_get(user=user, run_id=run_id).id)
     with transaction.atomic():
         run = run_get(user=user, run_id=run_id)
         run = Run.objects.select_for_update().get(pk=run.pk)  # its status cannot change under us
@@ -58,6 +280,37 @@ def run_delete(*, user, run_id: str, force: bool = False) -> None:
         output_dir = run_output_dir(run)
         run.delete()
         transaction.on_commit(lambda: _remove_files([output_dir], set()))
+
+
+def _cancel_quietly(user, run_id: str) -> None:
+    """Cancel before a forced delete; a run that finished meanwhile needs nothing."""
+    try:
+        run_cancel(user=user, run_id=run_id)
+    except Conflict:
+        pass  # already finished: nothing runs for it
+
+
+def _submit(runs: list[Run], *, dry_run: bool, batch_id: str = "", batch_name: str = "") -> Submission:
+    if dry_run:
+        return Submission(
+            runs=runs, dry_run=True, batch_id=batch_id, batch_name=batch_name, plan=plans.dry_run_plan(runs)
+        )
+    with transaction.atomic():
+        Run.objects.bulk_create(runs)
+        dispatch_soon()
+    return Submission(runs=runs, batch_id=batch_id, batch_name=batch_name)
+
+
+def _priority(value: Any) -> int:
+    low, high = PRIORITY_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"priority must be a whole number from {low} to {high} (got {value!r}).", field="priority")
+    return value
+
+
+def _staff_only(user, what: str) -> None:
+    if not user.is_staff:
+        raise NotAllowed(f"Only staff may {what}.")
 
 
 def _remove_files(output_dirs, sha256s: set[str]) -> None:

@@ -22,7 +22,7 @@ from gpu.errors import GPUError
 from prompts.errors import DomainError
 
 # Apps whose `cli.py` contributes subcommands, in the order their commands are listed.
-CLI_MODULES = ("prompts.cli", "prompts.prepare_cli", "gpu.cli", "runs.cli", "accounts.cli")
+CLI_MODULES = ("prompts.cli", "prompts.prepare_cli", "gpu.cli", "runs.cli", "runs.run_cli", "accounts.cli")
 
 
 class CommandContext:

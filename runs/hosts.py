@@ -1,0 +1,67 @@
+"""The runs layer's view of GPU hosts: which hosts a command means, and a host's status with
+the operations our runs have on it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from gpu.errors import GPUError
+from gpu.executor import executor_for
+from gpu.models import GPUHost
+from prompts.access import can_act
+from prompts.errors import NotFound
+from runs.models import GPU_JOB_STATES, UNFINISHED_JOB_STATES, Job, Run, RunStatus
+
+
+def hosts_named(name: str | None, *, enabled_only: bool = True) -> list[GPUHost]:
+    hosts = GPUHost.objects.all()
+    if enabled_only:
+        hosts = hosts.filter(enabled=True)
+    if name:
+        hosts = hosts.filter(name=name)
+        if not hosts.exists():
+            raise NotFound(f"No GPU host named {name!r}; `cosmos host list` shows them.")
+    return list(hosts)
+
+
+def host_status(host: GPUHost, *, viewer) -> dict[str, Any]:
+    """GPU info, containers, active operations (run, type, prompt) and queue of one host.
+    A run the viewer may not see shows as "another user's run", without id or prompt."""
+    status: dict[str, Any] = {
+        "host": host.name,
+        "address": host.address,
+        "simulated": host.simulated,
+        "enabled": host.enabled,
+        "slots": host.slots,
+        "gpus": [],
+        "containers": [],
+        "error": "",
+    }
+    try:
+        with executor_for(host) as executor:
+            status["gpus"] = [asdict(gpu) for gpu in executor.gpu_info()]
+            status["containers"] = [asdict(info) for info in executor.containers()]
+    except GPUError as error:
+        status["error"] = error.message
+    jobs = Job.objects.filter(host=host, state__in=UNFINISHED_JOB_STATES)
+    runs = Run.objects.filter(job_id__in=jobs.values("name")).exclude(status__in=[RunStatus.CANCELLED]).select_related("prompt")
+    status["operations"] = [_operation(run, viewer) for run in runs]
+    status["queued_jobs"] = jobs.filter(state__in=GPU_JOB_STATES).exclude(state="running").count()
+    status["pending_runs"] = Run.objects.filter(status=RunStatus.PENDING).count()
+    return status
+
+
+def _operation(run: Run, viewer) -> dict[str, Any]:
+    if not can_act(viewer, run):
+        return {"run_id": None, "label": "another user's run", "status": run.status}
+    return {
+        "run_id": run.id,
+        "model_type": run.model_type,
+        "prompt_id": run.prompt_id,
+        "prompt_name": run.prompt.name,
+        "status": run.status,
+        "job": run.job_id,
+        "progress": run.progress,
+    }
+

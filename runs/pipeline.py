@@ -1,0 +1,345 @@
+"""The pipeline: one job, from claimed to done, on its host.
+
+    claimed -> uploading -> ready -> running -> collecting -> done
+
+`job_execute(job_pk, lease)` is the task entry point. It takes the job with a conditional
+UPDATE on the lease the dispatcher (or reconcile) handed out, so a task delivered twice runs
+once, and then moves the job on from whatever state it is in: a worker that takes over a job
+whose previous worker died resumes it (re-attaches to the running container from the log mark,
+or collects its outputs) instead of starting it again.
+
+ - uploading: the inputs go into the host's content-addressed cache (skipped when there).
+   This happens while the GPU may still be busy with the host's previous job (prefetch).
+ - ready: waits for a GPU slot (runs/dispatcher.py: slot_free), then starts the container
+   detached, named after the job; the run set is fixed at that moment (a run cancelled before
+   is left out).
+ - running: follows the container's log into the runs' execution.log, parses progress into
+   the runs, until the container has ended and its log is drained.
+ - collecting: downloads outputs into a staging folder, moves them into each run's folder,
+   writes posters and the manifest, and finishes each run: completed, or failed with a named
+   reason. A failed run keeps its log.
+
+A host that cannot be reached before the container started sends the runs back to pending
+(with a note) or, after HOST_ATTEMPTS, fails them; after the start the container keeps working
+on its own, the job is left to reconcile, and nothing is half-written either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from django.conf import settings
+from django.db.models import Case, IntegerField, When
+from django.utils import timezone
+
+from gpu.errors import DockerStartFailed, GPUError, TransportError
+from gpu.executor import executor_for
+from runs import collect, plans, reasons
+from runs.progress import ProgressTracker
+from runs.dispatcher import new_lease, slot_free
+from runs.heartbeat import Heartbeat
+from runs.joblog import JobLogs
+from runs.models import UNFINISHED_JOB_STATES, Job, JobState, Run, RunStatus
+from runs.transitions import run_transition
+
+logger = logging.getLogger(__name__)
+
+NOT_STARTED = (RunStatus.QUEUED, RunStatus.UPLOADING)
+# The follow loop writes what it has once no line came for FLUSH_WAIT seconds, or at
+# MAX_BATCH_LINES lines: one append, one mark and one wake-up per batch, not per line.
+FLUSH_WAIT = 0.02
+MAX_BATCH_LINES = 2000
+SLOT_POLL = 0.25
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now; this one must stop touching it."""
+
+
+def job_execute(job_pk: int, lease: str) -> str:
+    """Run the job if `lease` still names it; return a word on how it ended (for the task log)."""
+    token = new_lease()
+    taken = Job.objects.filter(pk=job_pk, lease=lease, state__in=UNFINISHED_JOB_STATES).update(
+        lease=token, heartbeat_at=timezone.now()
+    )
+    if not taken:
+        return "not ours"
+    job = Job.objects.select_related("host").get(pk=job_pk)
+    return JobRunner(job, token).run()
+
+
+class JobRunner:
+    def __init__(self, job: Job, lease: str):
+        self.job = job
+        self.lease = lease
+        self.beat: Heartbeat | None = None
+
+    # --- the whole job ---------------------------------------------------------------------
+
+    def run(self) -> str:
+        if self.job.host is None:
+            self._fail_all(reasons.HOST_REMOVED, "The GPU host of this job was removed.")
+            return self.job.outcome
+        with Heartbeat(self.job, self.lease, on_beat=lambda: job_stop_unwanted(self.job.name)) as beat:
+            self.beat = beat
+            try:
+                with executor_for(self.job.host) as executor:
+                    self.ex = executor
+                    self._advance()
+            except LeaseLost:
+                return "taken over"
+            except TransportError as error:
+                self._host_trouble(error)
+        from runs.tasks import dispatch_soon  # a slot may have opened; tasks import us
+
+        dispatch_soon()
+        return self.job.outcome or self.job.state
+
+    def _advance(self) -> None:
+        if self.job.state in (JobState.CLAIMED, JobState.UPLOADING, JobState.READY):
+            if not self._stage() or not self._wait_for_slot() or not self._start():
+                return
+        if self.job.state == JobState.RUNNING:
+            self._follow()
+        if self.job.state == JobState.COLLECTING:
+            collect.job_collect(self)
+
+    # --- stages ------------------------------------------------------------------------------
+
+    def _stage(self) -> bool:
+        """Upload the inputs of the job's runs; False when nothing is left to run."""
+        self._job_update(state=JobState.UPLOADING)
+        run_transition(self.job.run_ids, from_=[RunStatus.QUEUED], to=RunStatus.UPLOADING)
+        runs = self.runs([RunStatus.UPLOADING])
+        if not runs:
+            return self._finish_unstarted()
+        logs = JobLogs(self.job, runs)
+        logs.note(f"Job {self.job.name} on host {self.job.host.name}: uploading inputs of {len(runs)} run(s).")
+        payload = plans.job_payload(self.job, runs)
+        sent: dict[str, int] = {}  # the transport reports progress only for bytes it really sends
+        for sha256, local_path in payload.uploads.items():
+
+            def record(done: int, _total: int, sha: str = sha256) -> None:
+                sent[sha] = done
+
+            self.ex.cache_put(local_path, sha256, on_progress=record)
+            self._check_lease()
+        sent_bytes = sum(sent.values())
+        cached = len(payload.uploads) - len(sent)
+        upload = {"files": len(sent), "bytes": sent_bytes, "cached": cached}
+        for run in runs:
+            Run.objects.filter(pk=run.pk).update(run_metadata={**run.run_metadata, "upload": upload})
+        logs.note(f"Inputs on the host: {len(sent)} uploaded ({sent_bytes:,} bytes), {cached} already in its cache.")
+        self._job_update(state=JobState.READY)
+        return True
+
+    def _wait_for_slot(self) -> bool:
+        """Hold the uploaded job until the host has a free GPU slot."""
+        while not slot_free(self.job):
+            self._check_lease()
+            if not self.runs([RunStatus.UPLOADING]):
+                return self._finish_unstarted()
+            time.sleep(SLOT_POLL)
+        return True
+
+    def _start(self) -> bool:
+        ids = [run.id for run in self.runs([RunStatus.UPLOADING])]
+        run_transition(ids, from_=[RunStatus.UPLOADING], to=RunStatus.RUNNING)
+        runs = self.runs([RunStatus.RUNNING])  # the set is fixed now: a run cancelled meanwhile stays out
+        if not runs:
+            return self._finish_unstarted()
+        payload = plans.job_payload(self.job, runs)
+        plans.payload_files_write(self.job, runs, payload)
+        logs = JobLogs(self.job, runs)
+        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}).")
+        self._job_update(
+            state=JobState.RUNNING, started_at=timezone.now(), run_ids=[run.id for run in runs], log_marks=logs.mark()
+        )
+        self._container_start(payload, logs)
+        return True
+
+    def _container_start(self, payload: plans.Payload, logs: JobLogs) -> None:
+        try:
+            plans.container_start(self.ex, self.job, payload)
+        except DockerStartFailed as error:
+            # The container never ran: docker's words become its log, and collect names the failure.
+            logs.note(f"docker could not start the container (exit {error.exit_code}): {error.message}")
+            self._job_update(
+                state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=error.exit_code, error=error.message
+            )
+
+    def _follow(self) -> None:
+        """Copy the container's log into the runs' logs until it has ended and is drained."""
+        runs = self.runs([RunStatus.RUNNING, RunStatus.CANCELLING])
+        logs = JobLogs(self.job, runs)
+        offset = logs.resume(self.job.log_marks)
+        state = self.ex.job_state(self.job.name)
+        if not state.exists and offset == 0:
+            # The previous worker died between recording the start and starting the container.
+            self._container_start(plans.job_payload(self.job, self.runs([RunStatus.RUNNING])), logs)
+            if self.job.state != JobState.RUNNING:
+                return
+        elif offset:
+            logs.note(f"Re-attached to container cosmos-{self.job.name}; following its log from byte {offset:,}.")
+            self._job_update(log_marks=logs.mark())
+        tracker = ProgressTracker(self.job, runs)
+        for lines, end in _drain(self.ex.job_log_follow(self.job.name, offset=offset)):
+            self._check_lease()
+            logs.append(lines, end)
+            self._job_update(log_marks=logs.mark())
+            logs.flush(state_changed=tracker.feed(lines))
+        tracker.close()
+        state = self.ex.job_state(self.job.name)
+        exit_code = state.exit_code if state.exists else None
+        self._job_update(state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=exit_code)
+        logs.note(f"Container cosmos-{self.job.name} ended with exit code {exit_code}.")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def runs(self, statuses) -> list[Run]:
+        """The job's runs in these statuses, in the job's line order."""
+        order = Case(*[When(id=rid, then=index) for index, rid in enumerate(self.job.run_ids)], output_field=IntegerField())
+        return list(
+            Run.objects.filter(id__in=self.job.run_ids, job_id=self.job.name, status__in=statuses)
+            .select_related("prompt", "parent")
+            .order_by(order)
+        )
+
+    def _job_update(self, **fields) -> None:
+        """Change the job, if it is still ours (else LeaseLost)."""
+        if not Job.objects.filter(pk=self.job.pk, lease=self.lease).update(**fields):
+            raise LeaseLost(self.job.name)
+        for name, value in fields.items():
+            setattr(self.job, name, value)
+
+    def _check_lease(self) -> None:
+        if self.beat is not None and self.beat.lost.is_set():
+            raise LeaseLost(self.job.name)
+
+    def job_done(self, outcome: str, error: str = "") -> None:
+        self._job_update(state=JobState.DONE, outcome=outcome, error=error, finished_at=timezone.now())
+
+    def _finish_unstarted(self) -> bool:
+        """Every run of the job was cancelled before its container started."""
+        self.job_done("cancelled")
+        return False
+
+    def _fail_all(self, code: str, message: str) -> None:
+        ids = list(Run.objects.filter(job_id=self.job.name).values_list("id", flat=True))
+        active = [*NOT_STARTED, RunStatus.RUNNING, RunStatus.DOWNLOADING, RunStatus.CANCELLING]
+        run_transition(ids, from_=active, to=RunStatus.FAILED, failure_reason=code, error=message)
+        Job.objects.filter(pk=self.job.pk).update(
+            state=JobState.DONE, outcome="failed", error=message, finished_at=timezone.now()
+        )
+        self.job.outcome = "failed"
+
+    def _host_trouble(self, error: GPUError) -> None:
+        """The host failed us. Before the container started: send the runs back to pending, or
+        fail them after HOST_ATTEMPTS. After: the container works on; reconcile takes it up."""
+        if self.job.state not in (JobState.CLAIMED, JobState.UPLOADING, JobState.READY):
+            logger.warning("Lost host %s while running job %s: %s", self.job.host.name, self.job.name, error.message)
+            return
+        limit = settings.COSMOS["HOST_ATTEMPTS"]
+        for run in self.runs(NOT_STARTED):
+            attempts = run.run_metadata.get("host_attempts", 0) + 1
+            note = f"Host {self.job.host.name} could not be reached ({error.message})"
+            metadata = {**run.run_metadata, "host_attempts": attempts, "note": note}
+            if attempts >= limit:
+                run_transition(
+                    run.id,
+                    from_=NOT_STARTED,
+                    to=RunStatus.FAILED,
+                    run_metadata=metadata,
+                    failure_reason=reasons.LOST_CONNECTION,
+                    error=f"{note}; gave up after {attempts} attempts.",
+                )
+            else:
+                run_transition(
+                    run.id, from_=NOT_STARTED, to=RunStatus.PENDING, run_metadata=metadata, host=None, job_id=""
+                )
+        self.job_done("requeued", error.message)
+
+
+def job_stop_unwanted(job_name: str) -> None:
+    """Honour cancel requests of a started job: a run being cancelled while others of its
+    batch still run is dropped (cancelled at once; its output will be discarded); when no run
+    wants the container any more it is killed, and its runs are cancelled once it is gone."""
+    cancelling = list(Run.objects.filter(job_id=job_name, status=RunStatus.CANCELLING).values_list("id", flat=True))
+    if not cancelling:
+        return
+    job = Job.objects.select_related("host").filter(name=job_name).first()
+    wanted = Run.objects.filter(job_id=job_name, status__in=[RunStatus.RUNNING, RunStatus.DOWNLOADING]).exists()
+    if job is None or wanted or job.state != JobState.RUNNING or job.host is None:
+        # Dropped from a batch that goes on, or the container is already over: collect sees to it.
+        if wanted or job is None or job.state == JobState.DONE:
+            run_transition(cancelling, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+        return
+    with executor_for(job.host) as executor:
+        executor.job_kill(job.name)
+        if executor.job_state(job.name).running:
+            raise GPUError(f"Container cosmos-{job.name} is still running after the kill; try again.")
+    run_transition(cancelling, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+
+
+def host_kill_all(host, *, actor: str) -> dict:
+    """Kill every Cosmos container on `host`; the runs they held end `cancelled`."""
+    jobs = list(Job.objects.filter(host=host, state__in=[JobState.RUNNING]).values_list("name", flat=True))
+    ids = list(Run.objects.filter(job_id__in=jobs, status__in=[RunStatus.RUNNING, RunStatus.DOWNLOADING]).values_list("id", flat=True))
+    run_transition(ids, from_=[RunStatus.RUNNING, RunStatus.DOWNLOADING], to=RunStatus.CANCELLING, error=f"Killed by {actor}.")
+    with executor_for(host) as executor:
+        killed = executor.kill_all()
+        still = [info.name for info in executor.containers() if info.running]
+    if still:
+        raise GPUError(f"{', '.join(still)} still running on {host.name} after the kill; try again.")
+    cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLING).values_list("id", flat=True))
+    run_transition(cancelled, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+    return {"host": host.name, "killed": killed, "cancelled_runs": cancelled}
+
+
+def _drain(lines_iter):
+    """Batch a blocking line iterator: yield (lines, end offset) as soon as no more lines are
+    waiting, so a quiet container still has its last line written at once. The iterator is
+    read in its own thread; the batches are written in the caller's."""
+    pipe: queue.Queue = queue.Queue()
+    done = object()
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for item in lines_iter:
+                pipe.put(item)
+                if stop.is_set():  # the caller gave up (the job was taken over)
+                    return
+        except BaseException as error:  # handed to the caller, re-raised there
+            failure.append(error)
+        finally:
+            pipe.put(done)
+
+    reader = threading.Thread(target=read, name="log-follow", daemon=True)
+    reader.start()
+    try:
+        finished = False
+        while not finished:
+            item = pipe.get()
+            batch, end = [], None
+            while item is not done:
+                end, line = item
+                batch.append(line)
+                if len(batch) >= MAX_BATCH_LINES:
+                    break
+                try:
+                    item = pipe.get(timeout=FLUSH_WAIT)
+                except queue.Empty:
+                    break
+            finished = item is done
+            if batch:
+                yield batch, end
+    finally:
+        stop.set()
+    reader.join()
+    if failure:
+        raise failure[0]

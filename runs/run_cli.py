@@ -1,0 +1,329 @@
+"""`cosmos inference | upscale | prompt-enhance | cancel | retry | status | kill | verify |
+reconcile`: the commands that put work on the GPUs and look after it.
+
+Handlers parse options, call runs.services / runs.selectors and present the result: rich output
+for people, `--json` for scripts. `--wait` follows the runs in the database (a worker does the
+work: `python manage.py qcluster`, which `make run` starts) with a progress bar until each ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import CommandError
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from logs.files import LogFile
+from prompts.errors import InvalidInput
+from runs import services
+from runs.cli import status_text
+from runs.models import FINISHED_STATUSES, RunStatus
+from runs.outputs import run_log_path
+from runs.selectors import run_get, run_newest_active, run_output_dir, run_to_dict
+
+WAIT_POLL = 0.5
+# Say how to start a worker when a run has waited this long without being picked up.
+NO_WORKER_HINT_AFTER = 15
+
+
+def _inference(ctx, options):
+    prompt_ids = list(options["prompt_ids"])
+    if options["prompts_file"]:
+        prompt_ids += _ids_from_file(options["prompts_file"])
+    params = {
+        key: options[option]
+        for key, option in (
+            ("num_steps", "num_steps"),
+            ("guidance", "guidance_scale"),
+            ("seed", "seed"),
+            ("sigma_max", "sigma_max"),
+            ("fps", "fps"),
+            ("blur_strength", "blur_strength"),
+            ("canny_threshold", "canny_threshold"),
+            ("negative_prompt", "negative"),
+        )
+        if options[option] is not None
+    }
+    if options["weights"] is not None:
+        params["weights"] = options["weights"]
+    submission = services.inference_submit(
+        user=ctx.user,
+        prompt_ids=prompt_ids,
+        params=params,
+        batch_name=options["batch_name"] or "",
+        priority=options["priority"],
+        dry_run=options["dry_run"],
+    )
+    _submitted(ctx, options, submission, what="inference")
+
+
+def _upscale(ctx, options):
+    submission = services.upscale_submit(
+        user=ctx.user,
+        run_id=options["run_id"],
+        weight=options["weight"],
+        priority=options["priority"],
+        dry_run=options["dry_run"],
+    )
+    _submitted(ctx, options, submission, what="upscaling")
+
+
+def _enhance(ctx, options):
+    submission = services.enhance_submit(
+        user=ctx.user,
+        prompt_ids=options["prompt_ids"],
+        overwrite=options["overwrite"],
+        priority=options["priority"],
+        dry_run=options["dry_run"],
+    )
+    _submitted(ctx, options, submission, what="enhancement")
+
+
+def _submitted(ctx, options, submission, *, what: str) -> None:
+    if submission.dry_run:
+        if options["json"]:
+            ctx.json(submission.to_dict())
+            return
+        ctx.print(f"[bold]Dry run[/]: nothing was created. {len(submission.runs)} {what} run(s) would go as:")
+        for job in submission.plan:
+            ctx.json(job)
+            ctx.print("")
+        return
+    runs = submission.runs
+    if options.get("wait"):
+        runs = _wait(ctx, [run.id for run in runs], quiet=options["json"])
+    if options["json"]:
+        ctx.json({**submission.to_dict(), "runs": [run_to_dict(run) for run in runs]})
+        return
+    batch = f" in batch {submission.batch_name or submission.batch_id}" if submission.batch_id else ""
+    ctx.print(f"Created {what} run(s){batch}: {', '.join(run.id for run in runs)}")
+    for run in runs:
+        if run.status in FINISHED_STATUSES:
+            ctx.print(_outcome(run))
+    if not options.get("wait"):
+        ctx.print("Follow with: python manage.py cosmos status --stream  (a worker runs them: manage.py qcluster)")
+
+
+def _outcome(run) -> str:
+    if run.status == RunStatus.COMPLETED:
+        enhanced = run.outputs.get("enhanced_prompt_id")
+        where = f"new prompt {enhanced}" if enhanced else str(run_output_dir(run))
+        return f"{run.id} {status_text(run.status)}: {where}"
+    return f"{run.id} {status_text(run.status)}: {run.error}"
+
+
+def _wait(ctx, run_ids: list[str], *, quiet: bool):
+    """Poll the runs until each has finished; a progress bar per run unless `quiet`."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stage]}"), TimeElapsedColumn())
+    started = time.monotonic()
+    hinted = False
+    with Progress(*columns, console=ctx.console, disable=quiet, transient=False) as progress:
+        bars = {rid: progress.add_task(rid, total=100, stage="pending") for rid in run_ids}
+        while True:
+            runs = [run_get(user=ctx.user, run_id=rid) for rid in run_ids]
+            for run in runs:
+                info = run.progress or {}
+                percent = 100 if run.status in FINISHED_STATUSES else info.get("percent", 0)
+                stage = run.status if run.status != RunStatus.RUNNING else info.get("label", "running")
+                progress.update(bars[run.id], completed=percent, stage=stage)
+            if all(run.status in FINISHED_STATUSES for run in runs):
+                return runs
+            waiting = all(run.status == RunStatus.PENDING for run in runs)
+            if waiting and not hinted and time.monotonic() - started > NO_WORKER_HINT_AFTER:
+                progress.console.print("Still pending: is a worker running? Start one with: python manage.py qcluster")
+                hinted = True
+            time.sleep(WAIT_POLL)
+
+
+def _cancel(ctx, options):
+    run = services.run_cancel(user=ctx.user, run_id=options["run_id"])
+    if options["json"]:
+        ctx.json(run_to_dict(run))
+    else:
+        ctx.print(f"Run {run.id} is {status_text(run.status)}.")
+
+
+def _retry(ctx, options):
+    run = services.run_retry(user=ctx.user, run_id=options["run_id"])
+    if options["wait"]:
+        run = _wait(ctx, [run.id], quiet=options["json"])[0]
+    if options["json"]:
+        ctx.json(run_to_dict(run))
+    else:
+        ctx.print(f"Retrying {options['run_id']} as {run.id} ({status_text(run.status)}).")
+
+
+def _status(ctx, options):
+    if options["stream"]:
+        _stream(ctx)
+        return
+    hosts = services.hosts_status(user=ctx.user)
+    if options["json"]:
+        ctx.json(hosts)
+        return
+    if not hosts:
+        ctx.print("No GPU hosts yet: add one with `cosmos host add` (make run adds a simulated one).")
+    for host in hosts:
+        title = f"[bold]{host['host']}[/] ({host['address']}{', simulated' if host['simulated'] else ''}" + (
+            ")" if host["enabled"] else ", disabled)"
+        )
+        ctx.print(title)
+        if host["error"]:
+            ctx.print(f"  [red]unreachable[/]: {host['error']}")
+        for gpu in host["gpus"]:
+            ctx.print(
+                f"  GPU {gpu['index']} {gpu['name']}: {gpu['memory_used_mb']}/{gpu['memory_total_mb']} MiB, "
+                f"{gpu['utilization_pct']}% busy, {gpu['temperature_c']}°C"
+            )
+        ctx.print(f"  containers: {', '.join(c['name'] for c in host['containers']) or 'none'}")
+        table = Table(show_header=True, box=None, padding=(0, 2))
+        for column in ("Run", "Type", "Prompt", "Status", "Progress"):
+            table.add_column(column)
+        for op in host["operations"]:
+            if op["run_id"] is None:
+                table.add_row(op["label"], "", "", status_text(op["status"]), "")
+                continue
+            info = op["progress"] or {}
+            table.add_row(
+                op["run_id"],
+                op["model_type"],
+                op["prompt_name"] or op["prompt_id"],
+                status_text(op["status"]),
+                f"{info.get('label', '')} {info.get('percent', '')}".strip(),
+            )
+        if host["operations"]:
+            ctx.print(table)
+        ctx.print(f"  queue: {host['queued_jobs']} job(s) waiting for this host; {host['pending_runs']} run(s) pending")
+
+
+def _stream(ctx):
+    """Follow the newest active run's log (the copy of its container's log) until it ends or Ctrl+C."""
+    run = run_newest_active(user=ctx.user)
+    ctx.print(f"[dim]Following {run.id} ({run.model_type}, {run.status}) — Ctrl+C to stop[/]")
+    log = LogFile(run_log_path(run))
+    offset = 0
+    try:
+        while True:
+            lines, offset = log.read_from(offset)
+            for line in lines:
+                ctx.command.stdout.write(line)
+            if not lines:
+                run.refresh_from_db()
+                if run.status in FINISHED_STATUSES:
+                    ctx.print(f"[dim]{run.id} ended: {run.status}[/]")
+                    return
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        return
+
+
+def _kill(ctx, options):
+    if not options["force"]:
+        if not sys.stdin.isatty():
+            raise CommandError("This kills every Cosmos container on the host(s); add --force to do it.")
+        answer = input("Kill all running Cosmos containers (their runs are cancelled)? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise CommandError("Nothing killed.")
+    results = services.host_kill(user=ctx.user, host_name=options["host"])
+    if options["json"]:
+        ctx.json(results)
+        return
+    for result in results:
+        killed = ", ".join(result["killed"]) or "no containers"
+        ctx.print(f"{result['host']}: killed {killed}; cancelled runs: {', '.join(result['cancelled_runs']) or 'none'}")
+
+
+def _verify(ctx, options):
+    report = services.integrity_verify(user=ctx.user, fix=options["fix"])
+    if options["json"]:
+        ctx.json(report.to_dict())
+    else:
+        ctx.print(f"Checked {report.checked_runs} completed run(s) and {report.checked_prompts} prompt(s).")
+        if report.ok:
+            ctx.print("[green]Database and files agree.[/]")
+        for finding in report.findings:
+            fixed = f" [green]-> {finding.fixed}[/]" if finding.fixed else ""
+            ctx.print(f"[yellow]{finding.kind}[/] {finding.subject}: {finding.detail}{fixed}")
+        if not report.ok and not options["fix"]:
+            ctx.print("Run `cosmos verify --fix` to remove orphans and mark broken runs failed.")
+
+
+def _reconcile(ctx, options):
+    actions = services.runs_reconcile(user=ctx.user)
+    if options["json"]:
+        ctx.json([action.to_dict() for action in actions])
+        return
+    if not actions:
+        ctx.print("Every active job has a live worker.")
+    for action in actions:
+        ctx.print(f"{action.job} on {action.host or '?'}: [bold]{action.action}[/] — {action.detail}")
+
+
+def _ids_from_file(path: str) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(f"Cannot read the prompts file {path}: {error.strerror}.", field="prompts_file") from None
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def register(cli) -> None:
+    p = cli.command("inference", _inference, help="run Cosmos Transfer on prompts (several make a batch)")
+    p.add_argument("prompt_ids", metavar="PROMPT_ID", nargs="*")
+    p.add_argument("--prompts-file", metavar="FILE", help="a file with one prompt id per line")
+    p.add_argument("--weights", nargs=4, type=float, metavar=("VIS", "EDGE", "DEPTH", "SEG"), help="control weights 0..1")
+    p.add_argument("--num-steps", type=int, help="diffusion steps (default 35)")
+    p.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default 8.0)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--sigma-max", type=float)
+    p.add_argument("--fps", type=int)
+    p.add_argument("--blur-strength", choices=("very_low", "low", "medium", "high", "very_high"))
+    p.add_argument("--canny-threshold", choices=("very_low", "low", "medium", "high", "very_high"))
+    p.add_argument("--negative", help="negative prompt (default: the prompt's)")
+    p.add_argument("--batch-name", help="name of the batch (its output folder is batch_<name>_<time>)")
+    _submit_options(p)
+
+    p = cli.command("upscale", _upscale, help="upscale a completed inference run to 4K (a new run)")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("-w", "--weight", type=float, help="upscale control weight 0..1 (default 0.5)")
+    _submit_options(p)
+
+    p = cli.command("prompt-enhance", _enhance, help="improve prompts with the prompt upsampler")
+    p.add_argument("prompt_ids", metavar="PROMPT_ID", nargs="+")
+    p.add_argument("--overwrite", action="store_true", help="replace the prompt's text (only if it has no runs)")
+    _submit_options(p)
+
+    p = cli.command("cancel", _cancel, help="cancel a run (kills its container if it runs)")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = cli.command("retry", _retry, help="run a finished run again with the same parameters")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--wait", action="store_true", help="show progress until it has finished")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = cli.command("status", _status, help="GPU hosts: GPUs, containers, active runs, queue")
+    p.add_argument("--stream", action="store_true", help="follow the newest active run's log until Ctrl+C")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = cli.command("kill", _kill, help="kill every Cosmos container on the GPU host(s) (staff)")
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--host", help="only this host (default: every enabled host)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = cli.command("verify", _verify, help="check that database and files agree (staff)")
+    p.add_argument("--fix", action="store_true", help="remove orphans and mark broken runs failed")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = cli.command("reconcile", _reconcile, help="look after runs whose worker went quiet (staff)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def _submit_options(parser) -> None:
+    parser.add_argument("--priority", type=int, default=0, help="higher runs first (-100..100, default 0)")
+    parser.add_argument("--dry-run", action="store_true", help="show the specs and commands; create nothing")
+    parser.add_argument("--wait", action="store_true", help="show progress until every run has finished")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")

@@ -1,0 +1,46 @@
+"""django-q2 tasks of the runs app, and their schedules.
+
+ - `dispatch_task`: claim pending runs for free host capacity, start a pipeline task per job.
+   Asked for on every event that may open work (a submit commits, a container ends, a run is
+   cancelled) and, as a safety net, by a schedule every minute (q2's scheduler ticks every
+   30 s and counts in minutes, so events, not the schedule, keep the GPUs busy).
+ - `job_task`: one job's pipeline, for as long as its container runs.
+ - `reconcile_task`: every minute, look after jobs whose worker went quiet.
+The schedules are created by runs/schedules.py after every migrate.
+
+A task never relies on staying alive: the job it runs is held by a lease and a heartbeat, and
+reconcile hands it to another worker if this one dies.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_q.tasks import async_task
+
+from runs import dispatcher, pipeline, reconcile
+from runs.models import Job
+
+
+def dispatch_task() -> list[str]:
+    jobs = dispatcher.dispatch()
+    for job in jobs:
+        job_enqueue(job)
+    return [job.name for job in jobs]
+
+
+def job_task(job_pk: int, lease: str) -> str:
+    return pipeline.job_execute(job_pk, lease)
+
+
+def reconcile_task() -> list[dict]:
+    return [action.to_dict() for action in reconcile.reconcile()]
+
+
+def dispatch_soon() -> None:
+    """Ask for a dispatch once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: async_task("runs.tasks.dispatch_task", task_name="cosmos-dispatch", group="cosmos"))
+
+
+def job_enqueue(job: Job) -> None:
+    async_task("runs.tasks.job_task", job.pk, job.lease, task_name=f"cosmos-job-{job.name}", group="cosmos-jobs")
+

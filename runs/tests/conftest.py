@@ -1,0 +1,31 @@
+"""Fixtures of the runs tests: a small real scene (color/depth/segmentation mp4s) and prompts made
+from it through the prompts service, the way users make them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from prompts.samples import write_scene
+from prompts.services import prompt_create
+
+# Tiny clips: the simulator copies frames from its inputs, so small inputs keep runs fast.
+SCENE_FRAMES, SCENE_WIDTH, SCENE_HEIGHT = 8, 64, 48
+
+
+@pytest.fixture(scope="session")
+def scene() -> Path:
+    folder = Path(settings.DATA_DIR) / "test-scenes" / "scene1"
+    if not (folder / "color.mp4").exists():
+        write_scene(folder, frames=SCENE_FRAMES, width=SCENE_WIDTH, height=SCENE_HEIGHT)
+    return folder
+
+
+@pytest.fixture
+def make_prompt(scene):
+    def make(user, text: str = "A red ball bounces down a wet street at dusk", **fields):
+        return prompt_create(user=user, prompt_text=text, video_dir=scene, name=fields.pop("name", "ball"), **fields)
+
+    return make

@@ -1,0 +1,142 @@
+"""Runs end to end against the simulator, over the real sshd and the local transport: outputs,
+manifests, posters, logs, batches, upscale, enhance, named failures, cached uploads."""
+
+import json
+
+import av
+import pytest
+from django.conf import settings
+
+from runs import services
+from runs.models import Job, Run, RunStatus
+from runs.outputs import manifest_read
+from runs.selectors import run_output_dir
+from runs.tests.conftest import SCENE_FRAMES, SCENE_HEIGHT, SCENE_WIDTH
+from runs.tests.work import work_off
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def video_facts(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        return frames, stream.codec_context.width, stream.codec_context.height
+
+
+def test_inference_end_to_end(alice, make_prompt, sim_host):
+    prompt = make_prompt(alice)
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    assert work_off() == ["completed"]
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert run.queued_at <= run.uploading_at <= run.started_at <= run.downloading_at <= run.completed_at
+    assert run.progress["percent"] == 100
+    folder = run_output_dir(run)
+    names = {path.name for path in folder.iterdir()}
+    assert {"output.mp4", "output.txt", "output.jpg", "spec.json", "execution.log", "manifest.txt"} <= names
+    assert video_facts(folder / "output.mp4") == (SCENE_FRAMES, SCENE_WIDTH, SCENE_HEIGHT)
+    manifest = manifest_read(folder)
+    assert set(manifest) == names - {"manifest.txt"}
+    assert manifest["output.mp4"]["size"] == (folder / "output.mp4").stat().st_size
+    assert run.outputs["files"] == manifest
+    log = (folder / "execution.log").read_text()
+    assert "Loading ctrl model" in log and "Saved video to" in log
+    assert log.count(f"[cosmos] job {run.job_id} started") == 1
+    spec = json.loads((folder / "spec.json").read_text())["spec"]
+    assert spec["prompt"] == prompt.prompt_text
+    assert not Job.objects.exclude(state="done").exists()
+
+
+def test_batch_outputs_land_in_each_runs_folder(alice, make_prompt, sim_host):
+    prompts = [make_prompt(alice, f"street number {i}") for i in range(3)]
+    submission = services.inference_submit(user=alice, prompt_ids=[p.id for p in prompts], batch_name="urban")
+    assert work_off() == ["completed"]
+    [job] = Job.objects.all()
+    batch = settings.OUTPUTS_DIR / job.folder
+    assert job.folder.startswith("batch_urban_")
+    assert {p.name for p in batch.iterdir()} >= {"batch_spec.json", "batch.jsonl", "batch_run.log"}
+    lines = (batch / "batch.jsonl").read_text().splitlines()
+    for index, run in enumerate(submission.runs):
+        run.refresh_from_db()
+        assert run.status == RunStatus.COMPLETED, run.error
+        folder = run_output_dir(run)
+        assert (folder / "output.txt").read_text().strip() == json.loads(lines[index])["prompt"]
+        assert manifest_read(folder)["output.mp4"]
+        assert "Saved video to" in (folder / "execution.log").read_text()
+
+
+def test_rerunning_a_prompt_uploads_no_video_bytes(alice, make_prompt, local_host):
+    prompt = make_prompt(alice)
+    services.inference_submit(user=alice, prompt_ids=[prompt.id])
+    work_off()
+    services.inference_submit(user=alice, prompt_ids=[prompt.id])
+    work_off()
+    first, second = Run.objects.order_by("created_at")
+    assert first.run_metadata["upload"]["bytes"] > 0
+    assert second.run_metadata["upload"] == {"files": 0, "bytes": 0, "cached": 3}
+    assert second.status == RunStatus.COMPLETED
+
+
+def test_upscale_end_to_end_is_four_times_the_size(alice, make_prompt, local_host):
+    prompt = make_prompt(alice)
+    [parent] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    work_off()
+    [run] = services.upscale_submit(user=alice, run_id=parent.id, weight=0.6).runs
+    assert work_off() == ["completed"]
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert run.parent_id == parent.id
+    assert video_facts(run_output_dir(run) / "output.mp4") == (SCENE_FRAMES, SCENE_WIDTH * 4, SCENE_HEIGHT * 4)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_enhance_end_to_end(alice, make_prompt, local_host, overwrite):
+    prompt = make_prompt(alice, "a car")
+    [run] = services.enhance_submit(user=alice, prompt_ids=[prompt.id], overwrite=overwrite).runs
+    assert work_off() == ["completed"]
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED, run.error
+    text = run.outputs["enhanced_text"]
+    assert text and text != "a car"
+    assert (run_output_dir(run) / "output.txt").read_text().strip() == text
+    prompt.refresh_from_db()
+    if overwrite:
+        assert run.outputs["enhanced_prompt_id"] == prompt.id and prompt.prompt_text == text
+    else:
+        assert prompt.prompt_text == "a car"
+        assert prompt.enhanced_versions.get().prompt_text == text
+
+
+@pytest.mark.parametrize(
+    "marker, reason",
+    [
+        ("oom", "out_of_memory"),
+        ("checkpoint", "missing_checkpoint"),
+        ("guardrail", "guardrail_blocked"),
+        ("docker_start", "docker_start_failed"),
+        ("crash", "crashed"),
+    ],
+)
+def test_failures_are_named_and_keep_their_log(alice, make_prompt, local_host, marker, reason):
+    if marker == "docker_start":  # docker fails before anything reads the prompt: inject it on the host
+        local_host.sim_config = {**local_host.sim_config, "fail": "docker_start_failed"}
+        local_host.save()
+    prompt = make_prompt(alice, f"a city [sim:{marker}]")
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    assert work_off() == ["failed"]
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.failure_reason == reason, run.error
+    assert run.error
+    log = (run_output_dir(run) / "execution.log").read_text()
+    assert f"Run {run.id} failed" in log
+
+
+def test_a_failed_video_in_a_batch_fails_only_its_run(alice, make_prompt, local_host):
+    good = make_prompt(alice, "a quiet harbour")
+    bad = make_prompt(alice, "a harbour [sim:guardrail]")
+    submission = services.inference_submit(user=alice, prompt_ids=[good.id, bad.id])
+    work_off()
+    statuses = {run.prompt_id: run.status for run in Run.objects.filter(batch_id=submission.batch_id)}
+    assert statuses[bad.id] == RunStatus.FAILED

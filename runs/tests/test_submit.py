@@ -1,0 +1,205 @@
+"""Submitting runs: what is created, what a dry run shows, and every refusal (changing nothing)."""
+
+import json
+
+import pytest
+
+from prompts.errors import Conflict, InvalidInput, NotFound
+from prompts.models import Prompt
+from runs import services
+from runs.models import Run, RunStatus
+
+
+@pytest.fixture
+def prompt(alice, make_prompt):
+    return make_prompt(alice)
+
+
+def test_inference_creates_a_pending_run_with_resolved_parameters(alice, prompt):
+    submission = services.inference_submit(user=alice, prompt_ids=[prompt.id], params={"weights": [0.5, 0.2, 0, 0]})
+    [run] = submission.runs
+    run = Run.objects.get(pk=run.pk)
+    assert run.status == RunStatus.PENDING
+    assert run.owner == alice and run.prompt == prompt
+    assert run.execution_config["weights"] == {"vis": 0.5, "edge": 0.2, "depth": 0.0, "seg": 0.0}
+    assert run.execution_config["num_steps"] == 35
+    assert run.batch_id == "" and run.batch_key
+
+
+def test_several_prompts_make_one_named_batch(alice, make_prompt):
+    prompts = [make_prompt(alice, f"scene number {i}") for i in range(3)]
+    submission = services.inference_submit(user=alice, prompt_ids=[p.id for p in prompts], batch_name="urban scenes")
+    runs = Run.objects.filter(batch_id=submission.batch_id)
+    assert runs.count() == 3
+    assert {run.batch_name for run in runs} == {"urban scenes"}
+    assert len({run.batch_key for run in runs}) == 1
+
+
+def test_dry_run_shows_the_spec_and_creates_nothing(alice, prompt):
+    submission = services.inference_submit(user=alice, prompt_ids=[prompt.id], dry_run=True)
+    assert not Run.objects.exists()
+    [job] = submission.plan
+    assert job["kind"] == "inference"
+    spec = job["spec"]
+    color = prompt.inputs["color"]["sha256"]
+    assert spec["input_video_path"] == f"cache/{color}.mp4"
+    assert spec["depth"]["input_control"] == f"cache/{prompt.inputs['depth']['sha256']}.mp4"
+    assert spec["prompt"] == prompt.prompt_text
+
+
+def test_a_batch_dry_run_shows_the_jsonl_lines(alice, make_prompt):
+    prompts = [make_prompt(alice, f"street {i}") for i in range(2)]
+    submission = services.inference_submit(user=alice, prompt_ids=[p.id for p in prompts], dry_run=True)
+    [job] = submission.plan
+    assert job["kind"] == "batch"
+    lines = [json.loads(line) for line in job["lines"].splitlines()]
+    assert [line["prompt"] for line in lines] == [p.prompt_text for p in prompts]
+    assert job["base_spec"]["num_steps"] == 35
+    assert not Run.objects.exists()
+
+
+def test_another_users_prompt_is_not_found_and_nothing_is_created(bob, prompt):
+    with pytest.raises(NotFound):
+        services.inference_submit(user=bob, prompt_ids=[prompt.id])
+    assert not Run.objects.exists()
+
+
+def test_staff_submits_for_the_prompts_owner(staff, alice, prompt):
+    [run] = services.inference_submit(user=staff, prompt_ids=[prompt.id]).runs
+    assert run.owner == alice
+    assert run.run_metadata["submitted_by"] == staff.username
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [({"weights": [0, 0, 0, 0]}, "weights"), ({"weights": [2, 0, 0, 0]}, "weights"), ({"num_steps": 0}, "num_steps")],
+)
+def test_bad_parameters_create_nothing(alice, prompt, params, field):
+    with pytest.raises(InvalidInput) as error:
+        services.inference_submit(user=alice, prompt_ids=[prompt.id], params=params)
+    assert error.value.field == field
+    assert not Run.objects.exists()
+
+
+def test_one_unknown_prompt_refuses_the_whole_batch(alice, prompt):
+    with pytest.raises(NotFound):
+        services.inference_submit(user=alice, prompt_ids=[prompt.id, "ps_doesnotexist"])
+    assert not Run.objects.exists()
+
+
+def test_no_prompt_ids_is_refused(alice):
+    with pytest.raises(InvalidInput):
+        services.inference_submit(user=alice, prompt_ids=[])
+
+
+def test_create_and_run_with_bad_weights_leaves_no_prompt(alice, scene):
+    with pytest.raises(InvalidInput):
+        services.create_and_run(user=alice, prompt_text="a cat", video_dir=scene, params={"weights": [0, 0, 0, 0]})
+    assert not Prompt.objects.exists()
+
+
+def test_create_and_run_makes_prompt_and_run(alice, scene):
+    submission = services.create_and_run(user=alice, prompt_text="a cat on a roof", video_dir=scene, name="cat")
+    [run] = submission.runs
+    assert run.prompt.prompt_text == "a cat on a roof"
+    assert Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).exists()
+
+
+def _finished(run, status, **fields):
+    Run.objects.filter(pk=run.pk).update(status=status, **fields)
+    run.refresh_from_db()
+    return run
+
+
+def test_upscale_needs_a_completed_inference_with_output(alice, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    with pytest.raises(Conflict) as error:
+        services.upscale_submit(user=alice, run_id=run.id)
+    assert "completed" in error.value.message
+    _finished(run, RunStatus.COMPLETED)  # completed but its output.mp4 is missing
+    with pytest.raises(Conflict):
+        services.upscale_submit(user=alice, run_id=run.id)
+    assert Run.objects.count() == 1
+
+
+def test_upscale_of_an_upscale_is_refused(alice, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    Run.objects.filter(pk=run.pk).update(model_type="upscale")
+    with pytest.raises(InvalidInput):
+        services.upscale_submit(user=alice, run_id=run.id)
+
+
+def test_upscale_of_another_users_run_is_not_found(alice, bob, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    with pytest.raises(NotFound):
+        services.upscale_submit(user=bob, run_id=run.id)
+
+
+def test_upscale_weight_out_of_range_is_refused(alice, prompt, settings, tmp_path):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    _finished(run, RunStatus.COMPLETED)
+    folder = settings.OUTPUTS_DIR / f"run_{run.id}"
+    folder.mkdir(parents=True)
+    (folder / "output.mp4").write_bytes(b"x")
+    with pytest.raises(InvalidInput):
+        services.upscale_submit(user=alice, run_id=run.id, weight=1.5)
+    [upscale] = services.upscale_submit(user=alice, run_id=run.id, weight=0.7).runs
+    assert upscale.parent == run and upscale.model_type == "upscale"
+    assert upscale.execution_config["control_weight"] == 0.7
+
+
+def test_enhance_overwrite_is_refused_when_the_prompt_has_runs(alice, prompt):
+    services.inference_submit(user=alice, prompt_ids=[prompt.id])
+    with pytest.raises(Conflict):
+        services.enhance_submit(user=alice, prompt_ids=[prompt.id], overwrite=True)
+    [run] = services.enhance_submit(user=alice, prompt_ids=[prompt.id]).runs
+    assert run.model_type == "enhance" and run.execution_config == {"mode": "new"}
+
+
+def test_cancel_of_a_pending_run_is_immediate(alice, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    run = services.run_cancel(user=alice, run_id=run.id)
+    assert run.status == RunStatus.CANCELLED and run.completed_at
+    assert "alice" in run.error
+
+
+def test_cancel_of_a_finished_run_is_refused(alice, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    _finished(run, RunStatus.COMPLETED)
+    with pytest.raises(Conflict):
+        services.run_cancel(user=alice, run_id=run.id)
+
+
+def test_bob_cannot_cancel_alices_run_but_staff_can(alice, bob, staff, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    with pytest.raises(NotFound):
+        services.run_cancel(user=bob, run_id=run.id)
+    assert Run.objects.get(pk=run.pk).status == RunStatus.PENDING
+    assert services.run_cancel(user=staff, run_id=run.id).status == RunStatus.CANCELLED
+
+
+def test_retry_repeats_the_parameters_of_a_finished_run(alice, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id], params={"seed": 9}).runs
+    with pytest.raises(Conflict):
+        services.run_retry(user=alice, run_id=run.id)
+    _finished(run, RunStatus.FAILED)
+    again = services.run_retry(user=alice, run_id=run.id)
+    assert again.id != run.id and again.status == RunStatus.PENDING
+    assert again.execution_config == run.execution_config
+    assert again.run_metadata["retry_of"] == run.id
+
+
+def test_delete_force_cancels_a_pending_run_first(alice, prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
+    with pytest.raises(Conflict):
+        services.run_delete(user=alice, run_id=run.id)
+    services.run_delete(user=alice, run_id=run.id, force=True)
+    assert not Run.objects.filter(pk=run.pk).exists()
+
+
+def test_only_staff_verify_reconcile_and_kill(alice):
+    from prompts.errors import NotAllowed
+
+    for call in (services.integrity_verify, services.runs_reconcile, services.host_kill):
+        with pytest.raises(NotAllowed):
+            call(user=alice)
