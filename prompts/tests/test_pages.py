@@ -4,8 +4,10 @@ input videos, smart-name polling — each access rule from both sides."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -17,9 +19,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="session")
-def scene(tmp_path_factory):
-    """A tiny color/depth/segmentation scene, written once per test session."""
-    return write_scene(tmp_path_factory.mktemp("scene") / "scene1", frames=8, width=64, height=48)
+def scene() -> dict[str, Path]:
+    """A tiny color/depth/segmentation scene inside the data dir (an allowed input root), written once."""
+    folder = Path(settings.DATA_DIR) / "test-scenes" / "pages"
+    if not (folder / "color.mp4").exists():
+        write_scene(folder, frames=8, width=64, height=48)
+    return {role: folder / f"{role}.mp4" for role in ("color", "depth", "segmentation")}
 
 
 def uploads(scene, *roles):
@@ -142,12 +147,13 @@ def test_uploading_the_same_prompt_twice_says_so(alice_client, scene):
 
 
 def test_a_file_that_is_not_a_video_is_refused_and_nothing_is_created(alice_client, settings):
+    stored_before = set(settings.INPUTS_DIR.iterdir())
     bad = SimpleUploadedFile("color.mp4", b"not a video at all", "video/mp4")
     response = alice_client.post("/prompts/new/", {"prompt_text": "A red ball", "color": bad})
     assert response.status_code == 422
     assert "video" in response.content.decode().lower()
     assert Prompt.objects.count() == 0
-    assert not list(settings.INPUTS_DIR.glob("*.mp4"))
+    assert set(settings.INPUTS_DIR.iterdir()) == stored_before
 
 
 def test_a_color_video_is_required(alice_client):

@@ -10,7 +10,6 @@ import zipfile
 import pytest
 
 from prompts.models import Prompt
-from prompts.samples import write_scene
 from prompts.services import prompt_create
 from runs.models import Run, RunStatus
 from runs.selectors import run_output_dir
@@ -18,14 +17,9 @@ from runs.selectors import run_output_dir
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="session")
-def scene(tmp_path_factory):
-    return write_scene(tmp_path_factory.mktemp("scene") / "scene1", frames=8, width=64, height=48)
-
-
 @pytest.fixture
 def alices_prompt(alice, scene):
-    return prompt_create(user=alice, prompt_text="A red ball in a plaza", files=dict(scene))
+    return prompt_create(user=alice, prompt_text="A red ball in a plaza", video_dir=scene)
 
 
 def make_run(prompt, *, status=RunStatus.COMPLETED, files=None, **fields) -> Run:
@@ -48,7 +42,7 @@ def finished_run(alices_prompt, scene):
     return make_run(
         alices_prompt,
         files={
-            "output.mp4": scene["color"].read_bytes(),
+            "output.mp4": (scene / "color.mp4").read_bytes(),
             "execution.log": b"[09-08 01:15:45|INFO|transfer.py:1:main] final args: {}\nSaved video to output.mp4\n",
             "spec.json": b'{"prompt": "A red ball"}\n',
             "manifest.txt": b"abc 3 output.mp4\n",
@@ -66,7 +60,7 @@ def login(client, user):
 
 def test_list_shows_the_users_runs_only(client, alice, bob, alices_prompt, scene):
     mine = make_run(alices_prompt)
-    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", files=dict(scene)))
+    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene))
     page = login(client, alice).get("/runs/").content.decode()
     assert mine.id[:10] in page and bobs.id[:10] not in page
 
@@ -83,13 +77,13 @@ def test_list_filters_by_status_and_prompt(client, alice, alices_prompt):
 
 def test_staff_filter_by_owner(client, staff, alice, bob, alices_prompt, scene):
     alices = make_run(alices_prompt)
-    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", files=dict(scene)))
+    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene))
     page = login(client, staff).get("/runs/", {"owner": "bob"}).content.decode()
     assert bobs.id[:10] in page and alices.id[:10] not in page
 
 
 def test_a_user_cannot_filter_by_someone_elses_name(client, alice, bob, scene):
-    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", files=dict(scene)))
+    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene))
     page = login(client, alice).get("/runs/", {"owner": "bob"}).content.decode()
     assert bobs.id[:10] not in page
 
@@ -135,7 +129,7 @@ def test_unknown_or_malformed_run_ids_are_not_found(client, alice):
 
 
 def test_output_file_with_range(client, alice, finished_run, scene):
-    data = scene["color"].read_bytes()
+    data = (scene / "color.mp4").read_bytes()
     login(client, alice)
     response = client.get(f"/runs/{finished_run.id}/files/output.mp4", headers={"Range": "bytes=0-99"})
     assert response.status_code == 206
@@ -172,7 +166,7 @@ def test_zip_holds_every_file_with_manifest_spec_and_log(client, alice, finished
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = set(archive.namelist())
     assert {f"{finished_run.id}/{n}" for n in ("output.mp4", "manifest.txt", "spec.json", "execution.log")} <= names
-    assert archive.read(f"{finished_run.id}/output.mp4") == scene["color"].read_bytes()
+    assert archive.read(f"{finished_run.id}/output.mp4") == (scene / "color.mp4").read_bytes()
     assert archive.testzip() is None
 
 
@@ -234,8 +228,9 @@ def test_upscale_weight_out_of_range_is_refused(client, alice, finished_run):
     assert not Run.objects.filter(parent=finished_run).exists()
 
 
-def test_delete_a_finished_run(client, alice, finished_run):
-    response = login(client, alice).post(f"/runs/{finished_run.id}/delete/")
+def test_delete_a_finished_run(client, alice, finished_run, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the rows are gone
+        response = login(client, alice).post(f"/runs/{finished_run.id}/delete/")
     assert response["Location"] == f"/prompts/{finished_run.prompt_id}/"
     assert not Run.objects.filter(pk=finished_run.pk).exists()
     assert not run_output_dir(finished_run).exists()
@@ -276,7 +271,7 @@ def test_all_zero_weights_are_refused_with_the_reason(client, alice, alices_prom
 
 
 def test_several_prompts_start_a_batch(client, alice, scene):
-    ids = [prompt_create(user=alice, prompt_text=f"Scene {i}", files=dict(scene)).id for i in range(2)]
+    ids = [prompt_create(user=alice, prompt_text=f"Scene {i}", video_dir=scene).id for i in range(2)]
     login(client, alice)
     form = client.get("/runs/new/", {"prompt_ids": ids})
     assert "Run 2 prompts as a batch" in form.content.decode()
