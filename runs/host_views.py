@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from gpu.errors import GPUError
+from gpu.executor import JOB_LABEL
 from gpu.selectors import hosts_list
 from gpu.services import host_check
 from prompts.errors import DomainError
@@ -44,8 +45,14 @@ def hosts_page(request):
 
 @require_GET
 def hosts_live(request):
-    """Live status of every host (GPUs, containers, the runs in them), polled by the hosts page."""
-    return render(request, "runs/_hosts_live.html", {"statuses": hosts_status(user=request.user)})
+    """Live status of every host (GPUs, containers and the runs in them), polled by the hosts page.
+    A container's log is followed live on its run's page (the run's log is the container's)."""
+    statuses = hosts_status(user=request.user)
+    for status in statuses:
+        for container in status["containers"]:
+            job = container.get("labels", {}).get(JOB_LABEL)
+            container["runs"] = [op for op in status["operations"] if job and op.get("job") == job]
+    return render(request, "runs/_hosts_live.html", {"statuses": statuses})
 
 
 @require_POST

@@ -334,3 +334,46 @@ def test_dashboard_hides_other_users_runs(client, bob, alices_prompt, finished_r
     running = make_run(alices_prompt, status=RunStatus.RUNNING)
     page = login(client, bob).get("/").content.decode()
     assert running.id not in page and finished_run.id not in page
+
+
+def test_everyone_sees_the_hosts_only_staff_get_the_buttons(client, alice, staff, local_host):
+    page = login(client, alice).get("/hosts/").content.decode()
+    assert local_host.name in page and "simulated" in page
+    assert "Kill all containers" not in page and "Check host" not in page
+    page = login(client, staff).get("/hosts/").content.decode()
+    assert "Kill all containers" in page and "Check host" in page
+
+
+def test_live_host_status_shows_the_simulated_gpu(client, alice, local_host):
+    page = login(client, alice).get("/hosts/live/").content.decode()
+    assert "cosmos-sim" in page
+    assert "No Cosmos container running" in page
+
+
+def test_a_user_cannot_kill_or_check_a_host(client, alice, local_host):
+    login(client, alice)
+    response = client.post(f"/hosts/{local_host.name}/kill/", follow=True)
+    assert "Only staff" in response.content.decode()
+    response = client.post(f"/hosts/{local_host.name}/check/", follow=True)
+    assert "staff" in response.content.decode()
+    local_host.refresh_from_db()
+    assert local_host.last_checked_at is None
+
+
+def test_staff_check_a_host_and_see_the_result(client, staff, local_host):
+    response = login(client, staff).post(f"/hosts/{local_host.name}/check/", follow=True)
+    page = response.content.decode()
+    assert f"Checked {local_host.name}" in page
+    assert "Check result" in page
+    local_host.refresh_from_db()
+    assert local_host.last_check["ok"] is True
+
+
+def test_staff_kill_all_containers_of_a_host(client, staff, local_host):
+    response = login(client, staff).post(f"/hosts/{local_host.name}/kill/", follow=True)
+    assert f"Killed 0 containers on {local_host.name}" in response.content.decode()
+
+
+def test_unknown_host_is_a_clear_message(client, staff):
+    response = login(client, staff).post("/hosts/nope/check/", follow=True)
+    assert "No GPU host named &#x27;nope&#x27;" in response.content.decode()
