@@ -17,7 +17,7 @@ from prompts.errors import InvalidInput, NotFound
 from prompts.models import ModelType, Prompt
 from prompts.paging import Page, paginate
 from prompts.selectors import model_type_check
-from runs.models import ACTIVE_STATUSES, Run, RunStatus
+from runs.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus
 
 RUN_ID = re.compile(r"^rs_[A-Za-z0-9_-]{1,37}$")
 
@@ -145,6 +145,7 @@ def run_upscales(*, user, run: Run) -> list[Run]:
 
 
 def host_loads() -> dict[int, int]:
-    """Active runs per host id: how busy each host is. Counts everyone's runs (no run is shown)."""
-    rows = Run.objects.filter(status__in=ACTIVE_STATUSES, host__isnull=False).values("host_id")
+    """Containers running per host id (a batch is one): how many GPU slots are busy. Counts
+    everyone's jobs; no run is shown."""
+    rows = Job.objects.filter(state=JobState.RUNNING, host__isnull=False).values("host_id")
     return {row["host_id"]: row["n"] for row in rows.annotate(n=Count("id")).order_by()}
