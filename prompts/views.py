@@ -77,7 +77,6 @@ def prompt_detail(request, prompt_id: str):
     context = {
         "prompt": prompt,
         "inputs": _inputs(prompt),
-        "rename_form": RenameForm(initial={"name": prompt.name}),
         "sections": prompt_page_sections(request, prompt),
         "name_pending": _name_pending(prompt),
     }

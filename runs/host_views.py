@@ -21,9 +21,17 @@ from runs.services import host_kill, hosts_status
 GALLERY_SIZE = 12
 
 
-def _glance(user) -> list[dict]:
+def _glance(user, *, live: bool = False) -> list[dict]:
+    """Each host with its busy slots and GPUs: from its last check, or asked now when `live`."""
     loads = host_loads()
-    return [{"host": host, "busy": loads.get(host.id, 0)} for host in hosts_list(user=user)]
+    statuses = {status["host"]: status for status in hosts_status(user=user)} if live else {}
+    items = []
+    for host in hosts_list(user=user):
+        status = statuses.get(host.name)
+        gpus = status["gpus"] if status else (host.last_check or {}).get("gpus", [])
+        items.append({"host": host, "busy": loads.get(host.id, 0), "gpus": gpus,
+                      "error": status["error"] if status else "", "live": status is not None})
+    return items
 
 
 @require_GET
@@ -36,6 +44,12 @@ def dashboard(request):
     if request.htmx and request.htmx.target == "dashboard-queue":
         return render(request, "runs/_queue.html", context)
     return render(request, "runs/dashboard.html", context)
+
+
+@require_GET
+def hosts_glance(request):
+    """The dashboard's hosts card with GPU memory and load asked from the hosts now."""
+    return render(request, "runs/_host_glance.html", {"hosts": _glance(request.user, live=True)})
 
 
 @require_GET
