@@ -16,6 +16,7 @@ from prompts.models import ModelType
 from prompts.pages import PAGE_SIZE, attempt, get_or_404, offset_for, page_number, pager_for
 from runs.forms import RunFilterForm, UpscaleForm
 from runs.models import ACTIVE_STATUSES, FINISHED_STATUSES, RunStatus
+from runs.progress_bar import progress_scale
 from runs.output_files import output_file_path, output_files
 from runs.selectors import run_get, run_upscales, runs_for_user
 from runs.services import run_cancel, run_delete, run_retry, upscale_submit
@@ -77,6 +78,7 @@ def run_context(request, run) -> dict:
         "can_upscale": run.model_type == ModelType.TRANSFER and run.status == RunStatus.COMPLETED and "output.mp4" in names,
         "upscale_form": UpscaleForm(),
         "websocket_path": f"/ws/runs/{run.id}/",
+        "progress_scale": progress_scale(),
         "compare": _compare_sources(run, upscaled, has_output="output.mp4" in names),
         "compare_fps": (run.execution_config or {}).get("fps") or (run.prompt.inputs or {}).get("color", {}).get("fps") or 24,
     }

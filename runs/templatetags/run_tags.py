@@ -7,6 +7,7 @@ from datetime import datetime
 from django import template
 
 from runs.models import RunStatus
+from runs.progress_bar import overall_percent
 
 register = template.Library()
 
@@ -16,25 +17,21 @@ def percent(run) -> int:
     """How far the run is, 0-100 (a completed run is 100 whatever its last progress line said)."""
     if run.status == RunStatus.COMPLETED:
         return 100
-    try:
-        value = float((run.progress or {}).get("percent") or 0)
-    except (TypeError, ValueError):
-        return 0
-    return max(0, min(100, int(value)))
+    return overall_percent(run.progress)
 
 
 @register.filter
 def stage(run) -> str:
-    """The progress as a phrase: "diffusion sampling · step 14/35 · clip 1/1"."""
+    """The progress as a phrase: "Diffusion sampling · step 14/35"."""
     progress = run.progress or {}
-    parts = []
-    if progress.get("stage"):
-        parts.append(str(progress["stage"]).replace("_", " "))
-    if progress.get("total_steps"):
-        parts.append(f"step {progress.get('step', 0)}/{progress['total_steps']}")
-    if progress.get("total_clips"):
-        parts.append(f"clip {progress.get('clip', 0)}/{progress['total_clips']}")
-    return " · ".join(parts)
+    parts = [str(progress.get("label") or progress.get("stage", "")).replace("_", " ")]
+    if progress.get("steps"):
+        parts.append(f"step {progress.get('step', 0)}/{progress['steps']}")
+    if progress.get("clips"):
+        parts.append(f"clip {progress.get('clip', 0)}/{progress['clips']}")
+    if (progress.get("batch") or {}).get("total"):
+        parts.append(f"batch {progress['batch'].get('done', 0)}/{progress['batch']['total']} done")
+    return " · ".join(part for part in parts if part)
 
 
 @register.filter

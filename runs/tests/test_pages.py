@@ -95,10 +95,10 @@ def test_an_unknown_status_filter_is_ignored(client, alice, alices_prompt):
 
 
 def test_active_runs_make_the_list_poll(client, alice, alices_prompt):
-    make_run(alices_prompt, status=RunStatus.RUNNING, progress={"percent": 40})
+    make_run(alices_prompt, status=RunStatus.RUNNING, progress={"stage": "diffusion", "step": 6, "steps": 12})
     page = login(client, alice).get("/runs/").content.decode()
     assert 'hx-trigger="every 3s"' in page
-    assert 'aria-valuenow="40"' in page
+    assert 'aria-valuenow="57"' in page
 
 
 # ---- a run's page ----------------------------------------------------------------------------
@@ -324,9 +324,9 @@ def test_bob_cannot_delete_or_enhance_alices_prompt(client, bob, alices_prompt):
 
 def test_dashboard_shows_the_queue_and_recent_outputs(client, alice, alices_prompt, finished_run):
     (run_output_dir(finished_run) / "output.jpg").write_bytes(b"jpg")
-    running = make_run(alices_prompt, status=RunStatus.RUNNING, progress={"percent": 55})
+    running = make_run(alices_prompt, status=RunStatus.RUNNING, progress={"stage": "vae_decode"})
     page = login(client, alice).get("/").content.decode()
-    assert f"/runs/{running.id}/" in page and 'aria-valuenow="55"' in page
+    assert f"/runs/{running.id}/" in page and 'aria-valuenow="90"' in page
     assert f"/runs/{finished_run.id}/files/output.jpg" in page
 
 

@@ -10,19 +10,30 @@
     completed: "Completed", failed: "Failed", cancelling: "Cancelling", cancelled: "Cancelled",
   };
 
+  // The stage table of runs/templatetags/run_tags.py (STAGE_START, LOOP_START, LOOP_END).
+  const scale = JSON.parse(document.getElementById("progress-scale")?.textContent || "{}");
+
+  // The same reckoning as run_tags.overall_percent, so the bar agrees with a page reload.
+  function overallPercent(progress) {
+    let done = progress.step;
+    let total = progress.steps;
+    if (!total) { done = progress.clip; total = progress.clips; }
+    if (total) return Math.floor(scale.loop_start + (scale.loop_end - scale.loop_start) * Math.min(1, (done || 0) / total));
+    return (scale.stages || {})[progress.stage] || 0;
+  }
+
   function stageText(progress) {
-    const parts = [];
-    if (progress.stage) parts.push(String(progress.stage).replace(/_/g, " "));
-    if (progress.total_steps) parts.push(`step ${progress.step || 0}/${progress.total_steps}`);
-    if (progress.total_clips) parts.push(`clip ${progress.clip || 0}/${progress.total_clips}`);
-    return parts.join(" · ");
+    const parts = [String(progress.label || progress.stage || "").replace(/_/g, " ")];
+    if (progress.steps) parts.push(`step ${progress.step || 0}/${progress.steps}`);
+    if (progress.clips) parts.push(`clip ${progress.clip || 0}/${progress.clips}`);
+    if (progress.batch && progress.batch.total) parts.push(`batch ${progress.batch.done || 0}/${progress.batch.total} done`);
+    return parts.filter(Boolean).join(" · ");
   }
 
   function showProgress(summary, status, progress) {
     const bar = summary.querySelector("[data-run-progress]");
     if (bar) {
-      let pct = status === "completed" ? 100 : Math.round(Number(progress.percent) || 0);
-      pct = Math.max(0, Math.min(100, pct));
+      const pct = status === "completed" ? 100 : Math.max(0, Math.min(100, overallPercent(progress)));
       bar.setAttribute("aria-valuenow", String(pct));
       bar.querySelector(".bar > span").style.width = `${pct}%`;
       bar.querySelector(".pct").textContent = `${pct}%`;
