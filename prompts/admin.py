@@ -12,6 +12,7 @@ import json
 from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from prompts.access import can_act, is_staff, visible_to
 from prompts.errors import DomainError
@@ -90,7 +91,7 @@ class PromptAdmin(OwnedModelAdmin):
 
     @admin.display(description="input videos")
     def input_videos(self, prompt):
-        rows = format_html("<tr><th>role</th><th>size</th><th>frames</th><th>fps</th><th>sha256</th></tr>")
+        rows = mark_safe("<tr><th>role</th><th>size</th><th>frames</th><th>fps</th><th>sha256</th></tr>")
         for role, info in prompt.inputs.items():
             rows += format_html(
                 "<tr><td>{}</td><td>{}x{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",

@@ -21,6 +21,9 @@ from prompts.selectors import prompt_to_dict, prompts_list, prompts_search
 from prompts.services import prompt_create
 
 SNIPPET_CHARS = 80
+# Ids are what people copy from a table: their columns never shrink (others wrap or shorten).
+PROMPT_ID_WIDTH = len("ps_") + 24
+RUN_ID_WIDTH = len("rs_") + 32
 
 
 def when(moment: datetime | None) -> str:
@@ -82,8 +85,9 @@ def _list_prompts(ctx, options):
         ctx.json(page.to_dict(prompt_to_dict))
         return
     table = Table(title=f"Prompts ({page.total})", caption=page_caption(page))
-    for column in ("ID", "Name", "Model", "Prompt", "Owner", "Created"):
-        table.add_column(column, no_wrap=column == "ID")
+    table.add_column("ID", no_wrap=True, min_width=PROMPT_ID_WIDTH)
+    for column in ("Name", "Model", "Prompt", "Owner", "Created"):
+        table.add_column(column)
     for prompt in page.items:
         table.add_row(
             prompt.id,
@@ -108,8 +112,9 @@ def _search(ctx, options):
         ctx.print(f"No prompts match {query.strip()!r}.")
         return
     table = Table(title=f"{page.total} prompt(s) match {query.strip()!r}", caption=page_caption(page))
-    for column in ("ID", "Name", "Prompt", "Created"):
-        table.add_column(column, no_wrap=column == "ID")
+    table.add_column("ID", no_wrap=True, min_width=PROMPT_ID_WIDTH)
+    for column in ("Name", "Prompt", "Created"):
+        table.add_column(column)
     for prompt in page.items:
         name = Text(prompt.name)
         name.highlight_regex(re.compile(re.escape(query.strip()), re.IGNORECASE), style="bold yellow")

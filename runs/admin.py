@@ -7,6 +7,7 @@ runs (prompts may not import runs).
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -46,7 +47,7 @@ class RunAdmin(OwnedModelAdmin):
 
     @admin.display(description="prompt", ordering="prompt__name")
     def prompt_link(self, run):
-        url = reverse("admin:prompts_prompt_change", args=[run.prompt_id])
+        url = reverse("admin:prompts_prompt_change", args=[quote(run.prompt_id)])
         return format_html('<a href="{}">{}</a> {}', url, run.prompt_id, run.prompt.name)
 
     @admin.display(description="duration")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 
 from django.core.management.base import CommandError
+from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from prompts.cli import add_page_options, page_caption, truncate, when
+from prompts.cli import PROMPT_ID_WIDTH, RUN_ID_WIDTH, add_page_options, page_caption, truncate, when
 from prompts.selectors import prompt_get, prompt_to_dict
 from runs.models import RunStatus
 from runs.selectors import run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
@@ -61,8 +62,10 @@ def _list_runs(ctx, options):
         ctx.print("No runs match." if any(options[k] for k in ("status", "prompt", "model", "owner")) else "No runs yet.")
         return
     table = Table(title=f"Runs ({page.total})", caption=page_caption(page))
-    for column in ("ID", "Prompt", "Model", "Status", "Owner", "Created", "Duration"):
-        table.add_column(column, no_wrap=column in ("ID", "Prompt"))
+    table.add_column("ID", no_wrap=True, min_width=RUN_ID_WIDTH)
+    table.add_column("Prompt", no_wrap=True, min_width=PROMPT_ID_WIDTH)
+    for column in ("Model", "Status", "Owner", "Created", "Duration"):
+        table.add_column(column)
     for run in page.items:
         table.add_row(
             run.id,
@@ -109,15 +112,16 @@ def _show(ctx, options):
         )
     parts = [facts, videos]
     if runs:
-        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left")
-        for column in ("ID", "Model", "Status", "Created", "Duration", "Outputs"):
-            run_table.add_column(column, no_wrap=column == "ID")
+        run_table = Table(title=f"Runs ({len(runs)})", title_justify="left", box=box.SIMPLE_HEAD)
+        run_table.add_column("ID", no_wrap=True, min_width=RUN_ID_WIDTH)
+        run_table.add_column("Status", no_wrap=True)
+        for column in ("Model", "Created", "Duration", "Note"):
+            run_table.add_column(column, overflow="fold")
         for run in runs:
-            outputs = str(run_output_dir(run)) if run.status == RunStatus.COMPLETED else run.error[:60]
             run_table.add_row(
-                run.id, run.model_type, status_text(run.status), when(run.created_at), duration(run), outputs
+                run.id, status_text(run.status), run.model_type, when(run.created_at), duration(run), run.error[:80]
             )
-        parts.append(run_table)
+        parts += [run_table, f"Outputs of a run are in {run_output_dir(runs[0]).parent}/run_<ID>"]
     else:
         parts.append("No runs yet.")
     ctx.print(Panel(Group(*parts), title=f"[bold]{prompt.id}[/]", title_align="left"))

@@ -1,5 +1,5 @@
 """Fixtures of the runs tests: a small real scene (color/depth/segmentation mp4s) and prompts made
-from it through the prompts service, the way users make them."""
+from it through the prompts service, the way users make them; plus the shared ones of prompts.testing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from django.conf import settings
 
 from prompts.samples import write_scene
 from prompts.services import prompt_create
+from prompts.testing import (  # noqa: F401  (fixtures)
+    fast_password_hashing,
+    isolated_storage,
+    scene_copy,
+    scene_dir,
+)
 
 # Tiny clips: the simulator copies frames from its inputs, so small inputs keep runs fast.
 SCENE_FRAMES, SCENE_WIDTH, SCENE_HEIGHT = 8, 64, 48

@@ -8,6 +8,7 @@ arrives, and stops the other one.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -77,8 +78,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote sample inputs to {samples}")
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen:
-        # Same process group: Ctrl-C in the terminal reaches the children too, and they stop cleanly.
-        return subprocess.Popen(argv, cwd=settings.BASE_DIR)
+        return subprocess.Popen(argv, cwd=settings.BASE_DIR, preexec_fn=_child_setup)
+
+
+def _child_setup() -> None:
+    """In the child before exec: own process group, and SIGTERM when this command dies.
+
+    Its own group, so Ctrl-C in the terminal reaches only this command, which then stops each
+    child with exactly one SIGTERM (the task worker hangs on a second signal while stopping).
+    The death signal, so a child never outlives a killed parent and holds the port.
+    """
+    os.setpgid(0, 0)
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _answers(host: str, port: int) -> bool:
