@@ -1,8 +1,10 @@
-"""Forms of the prompt pages. They check shape only; the services decide what is valid."""
+"""Forms of the prompt pages (create by upload or from a zip of PNG sequences, list filters,
+rename). They check shape only; the services decide what is valid."""
 
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from prompts.models import ModelType
 
@@ -48,3 +50,28 @@ class PromptFilterForm(forms.Form):
 
 class RenameForm(forms.Form):
     name = forms.CharField(label="Name", max_length=100)
+
+
+class PrepareZipForm(forms.Form):
+    """A zip of PNG sequences (color, and optionally depth and segmentation) made into videos and a prompt."""
+
+    zip = forms.FileField(
+        label="Zip of PNG sequences",
+        widget=forms.FileInput(attrs={"accept": ".zip,application/zip"}),
+        help_text="Folders or file names saying color, depth and segmentation, frames numbered in order.",
+    )
+    prompt_text = forms.CharField(
+        label="Prompt", max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    name = forms.CharField(label="Name", required=False, max_length=100)
+    fps = forms.FloatField(label="Frames per second", required=False, widget=forms.NumberInput(attrs={"min": 1, "max": 120}))
+    fit = forms.ChoiceField(
+        label="Fit to the nearest Cosmos size by",
+        choices=[("pad", "padding (keeps the whole frame)"), ("crop", "cropping (fills the frame)")],
+        initial="pad",
+    )
+    description = forms.CharField(label="Description", required=False, max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fps"].initial = settings.COSMOS["DEFAULT_FPS"]

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from prompts.errors import DomainError
-from prompts.forms import PromptCreateForm, PromptFilterForm, RenameForm
+from prompts.forms import PrepareZipForm, PromptCreateForm, PromptFilterForm, RenameForm
 from prompts.http_files import file_response
 from prompts.page_sections import prompt_page_sections
 from prompts.pages import PAGE_SIZE, attempt, get_or_404, offset_for, page_number, pager_for
@@ -68,7 +68,8 @@ def prompt_new(request):
             else:
                 messages.info(request, f"You already had this prompt: {prompt.id}.")
             return redirect("prompts:detail", prompt_id=prompt.id)
-    return render(request, "prompts/new.html", {"form": form}, status=422 if form.errors else 200)
+    context = {"form": form, "zip_form": PrepareZipForm()}
+    return render(request, "prompts/new.html", context, status=422 if form.errors else 200)
 
 
 @require_GET
