@@ -73,5 +73,7 @@ class PrepareZipForm(forms.Form):
     description = forms.CharField(label="Description", required=False, max_length=2000)
 
     def __init__(self, *args, **kwargs):
+        # It shares a page with PromptCreateForm: its own element ids keep every label on its field.
+        kwargs.setdefault("auto_id", "zip_%s")
         super().__init__(*args, **kwargs)
         self.fields["fps"].initial = settings.COSMOS["DEFAULT_FPS"]

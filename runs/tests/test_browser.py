@@ -45,6 +45,17 @@ WATCHABLE_SIM = {"load_seconds": 1.0, "step_seconds": 0.35}
 SLOW_SIM = {"load_seconds": 2.0, "step_seconds": 2.0}
 
 
+@pytest.fixture(autouse=True)
+def isolated_storage():
+    """Replaces prompts.testing's per-test folders: the server and the worker are other processes,
+    on the default folders of the data dir, and must see the same inputs and outputs as the test."""
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing():
+    """Replaces prompts.testing's MD5 hashing: the server logs users in with the default hashers."""
+
+
 @dataclass
 class Stack:
     url: str
@@ -122,19 +133,20 @@ def stack(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
+    """Debian's chromium (no browser download); named apart from pytest-playwright's `browser`."""
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture
-def new_page(browser):
+def new_page(chromium):
     contexts = []
 
     def make(viewport=WIDE):
-        context = browser.new_context(viewport=viewport)
+        context = chromium.new_context(viewport=viewport)
         context.set_default_timeout(20_000)
         contexts.append(context)
         return context.new_page()
@@ -227,13 +239,15 @@ def test_create_run_watch_play_and_compare(stack, new_page, alice, make_local_ho
     assert compare.get_attribute("data-compare-state") == "paused"
     times = page.evaluate(videos)
     assert max(times) - min(times) < 0.05, f"the videos drifted apart: {times}"
-    before = page.evaluate(videos)[0]
-    compare.locator("[data-compare-action=forward]").click()
-    page.wait_for_function(f"Math.abs({videos}[0] - {before} - 1/24) < 0.02")
-    times = page.evaluate(videos)
-    assert max(times) - min(times) < 0.01
-    page.evaluate("""() => { const s = document.querySelector('[data-compare-scrub]');
-                             s.value = '500'; s.dispatchEvent(new Event('input', {bubbles: true})); }""")
+    scrub_to = """(value) => { const s = document.querySelector('[data-compare-scrub]');
+                               s.value = String(value); s.dispatchEvent(new Event('input', {bubbles: true})); }"""
+    page.evaluate(scrub_to, 0)
+    page.wait_for_function(f"{videos}.every(t => t < 0.01)")
+    for button, frame in (("forward", 1), ("forward", 2), ("back", 1)):
+        compare.locator(f"[data-compare-action={button}]").click()
+        page.wait_for_function(f"{videos}.every(t => Math.abs(t - {frame}/24) < 0.01)")
+    assert "frame 1" in compare.locator("[data-compare-time]").inner_text()
+    page.evaluate(scrub_to, 500)
     page.wait_for_function(
         f"(() => {{ const t = {videos}; const d = document.querySelector('[data-compare] video').duration;"
         " return t.every(x => Math.abs(x - d / 2) < 0.05); })()"
