@@ -51,11 +51,14 @@ CLOSE_SERVER_ERROR = 1011
 class LogTailConsumer(AsyncJsonWebsocketConsumer):
     poll_interval = 0.05  # seconds between looks at the file when no notification came
     state_interval = 1.0  # seconds between calls of extra_state() when no notification came
-    batch_bytes = READ_BYTES  # most bytes of lines per "lines" message
+    batch_bytes = READ_BYTES  # most bytes of lines per "lines" message...
+    batch_lines = 500  # ...and most lines (the live panel keeps or drops whole batches)
     max_tail = 10_000
 
     _follower: asyncio.Task | None = None
     _group: str | None = None
+    _sent_state: dict | None = None
+    _next_state_at = 0.0
 
     # ---- what a subclass provides -------------------------------------------------------
     async def authorize(self) -> bool:
@@ -131,10 +134,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
 
     # ---- following the file -------------------------------------------------------------
     async def _follow(self, offset: int, tail: int | None) -> None:
-        parser = LineParser()
-        loop = asyncio.get_running_loop()
-        sent_state: dict | None = None
-        next_state_at = 0.0
+        parser = LineParser()  # for the levels sent beside the lines (colour in the panel)
         if tail is not None:
             end = await asyncio.to_thread(self.log.end)
             lines, offset = await asyncio.to_thread(self.log.read_before, end, tail)
@@ -143,25 +143,30 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         synced = False
         while True:
             self._wake.clear()  # before reading: a notification during the read is not lost
-            if self._state_due or loop.time() >= next_state_at:
-                self._state_due = False
-                next_state_at = loop.time() + self.state_interval
-                state = await self.extra_state()
-                if state and state != sent_state:
-                    sent_state = state
-                    await self.send_json({"type": "state", "state": state})
-            lines, end = await asyncio.to_thread(self.log.read_from, offset, self.batch_bytes)
+            await self._send_state_if_due()
+            lines, end = await asyncio.to_thread(self.log.read_from, offset, self.batch_bytes, max_lines=self.batch_lines)
             if lines:
                 await self._send_lines(parser, lines, offset, end)
                 offset = end
-            elif not synced:
+                continue  # drain what is there before waiting
+            if not synced:
                 synced = True
                 await self.send_json({"type": "synced", "end": offset})
-            if not lines:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
-                except TimeoutError:
-                    pass
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def _send_state_if_due(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if not self._state_due and now < self._next_state_at:
+            return
+        self._state_due = False
+        self._next_state_at = now + self.state_interval
+        state = await self.extra_state()
+        if state and state != self._sent_state:
+            self._sent_state = state
+            await self.send_json({"type": "state", "state": state})
 
     async def _send_lines(self, parser: LineParser, lines: list[str], start: int, end: int) -> None:
         levels = [parser.parse(line).level for line in lines]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
 
+from logs.batching import batched
 from logs.errors import LogQueryError
 from logs.parsing import LogEntry
 
@@ -132,14 +133,7 @@ def _cell(value: str) -> str:
 
 
 def _chunks(entries: Iterable[LogEntry]) -> Iterator[list[LogEntry]]:
-    chunk: list[LogEntry] = []
-    for entry in entries:
-        chunk.append(entry)
-        if len(chunk) == _CHUNK_LINES:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return batched(entries, _CHUNK_LINES)
 
 
 _HTML_HEAD = """<!doctype html>

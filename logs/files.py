@@ -60,9 +60,11 @@ class LogFile:
         finally:
             os.close(fd)
 
-    def read_from(self, offset: int = 0, max_bytes: int = READ_BYTES) -> tuple[list[str], int]:
-        """Whole lines starting at `offset`, about `max_bytes` of them (always at least one line
-        when one is complete), and the offset after the last line returned."""
+    def read_from(
+        self, offset: int = 0, max_bytes: int = READ_BYTES, *, max_lines: int | None = None
+    ) -> tuple[list[str], int]:
+        """Whole lines starting at `offset`, about `max_bytes` of them and at most `max_lines`
+        (always at least one line when one is complete), and the offset after the last one."""
         _check_offset(offset)
         try:
             handle = open(self.path, "rb")
@@ -83,6 +85,10 @@ class LogFile:
                     cut = len(data) - len(more) + found
         if cut < 0:
             return [], offset
+        if max_lines is not None and data.count(b"\n", 0, cut + 1) > max_lines:
+            cut = -1
+            for _ in range(max_lines):
+                cut = data.find(b"\n", cut + 1)
         return _decode_lines(data[:cut]), offset + cut + 1
 
     def read_before(self, offset: int, max_lines: int) -> tuple[list[str], int]:

@@ -22,7 +22,9 @@ import time
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
 from logs.files import LogFile
 
@@ -32,6 +34,9 @@ NOTIFY_TYPE = "log.notify"  # handled by LogTailConsumer.log_notify
 MIN_NOTIFY_INTERVAL = 0.05
 _GROUP_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 _GROUP_MAX = 99  # channels refuses names of 100 characters or more
+# What a channel layer raises when it cannot deliver (Redis down or slow, a full group). The file
+# has the lines, so these cost only latency: they are logged, not raised.
+_DELIVERY_ERRORS = (OSError, TimeoutError, ChannelFull, RedisError)
 
 
 def group_name(key: str) -> str:
@@ -54,7 +59,7 @@ def notify(group: str, payload: dict | None = None) -> bool:
         return False
     try:
         async_to_sync(layer.group_send)(group, _message(payload))
-    except Exception as error:  # noqa: BLE001 - the file has the lines; a lost wake-up only delays them
+    except _DELIVERY_ERRORS as error:
         logger.warning("Could not notify %s through the channel layer: %s", group, error)
         return False
     return True
@@ -67,7 +72,7 @@ async def anotify(group: str, payload: dict | None = None) -> bool:
         return False
     try:
         await layer.group_send(group, _message(payload))
-    except Exception as error:  # noqa: BLE001 - as in notify
+    except _DELIVERY_ERRORS as error:
         logger.warning("Could not notify %s through the channel layer: %s", group, error)
         return False
     return True

@@ -25,7 +25,8 @@ from itertools import islice
 
 from logs.files import LogFile
 from logs.parsing import LEVELS, LineParser, LogEntry
-from logs.viewer import LogFilter, Page, page_of, validate_page_size
+from logs.batching import batched
+from logs.viewer import SEARCH_BATCH, LogFilter, Page, page_of, validate_page_size
 
 TABLE_CACHE_FILES = 16
 TABLE_READ_BYTES = 1024 * 1024
@@ -76,18 +77,20 @@ def log_entries(log_file: LogFile, *, log_filter: LogFilter) -> Iterator[LogEntr
         return
     parser = LineParser()  # for the fields a line says itself; level and time come from the table
     deadline = log_filter.pass_deadline()
-    active = log_filter.active
     with table.lock:
         known = len(table.levels)  # lines appended after this call are left for the next
-    for index, (offset, text) in enumerate(islice(log_file.iter_lines(), known)):
-        if active and not log_filter.matches_line(
-            LEVELS[table.levels[index]], table.times[index], text, deadline=deadline
-        ):
-            continue
-        entry = table.entry(parser, index, offset, text)
-        if active and not log_filter.matches_source(entry.source):
-            continue
-        yield entry
+    first = 0
+    for batch in batched(islice(log_file.iter_lines(), known), SEARCH_BATCH):
+        if log_filter.active:
+            rows = [(LEVELS[table.levels[first + i]], table.times[first + i], text) for i, (_, text) in enumerate(batch)]
+            chosen = log_filter.select_lines(rows, deadline=deadline)
+        else:
+            chosen = range(len(batch))
+        for i in chosen:
+            entry = table.entry(parser, first + i, *batch[i])
+            if log_filter.matches_source(entry.source):
+                yield entry
+        first += len(batch)
 
 
 class _LogTable:

@@ -5,9 +5,12 @@ source file, and gives the spans to highlight. It validates what it is given and
 `LogQueryError` with a message that says what to fix. Regular expressions come from users and run
 on our server: they are length-capped and run under a time limit (the `regex` package's timeout;
 the standard `re` has none), so a catastrophic pattern becomes a clear error, never a hung worker.
+A timed search costs microseconds of set-up, so a pattern is run over batches of lines joined,
+and only the lines that search points at are searched one by one (same result as line by line).
 
 `LogViewer` is a bounded in-memory buffer of entries (the oldest fall out) with a thread-safe
-stream callback to feed it, filtering, search with highlight spans, pages and per-level counts.
+stream callback to feed it, filtering, search with highlight spans, pages, per-level counts and
+exports.
 `page_of` pages any iterable of entries without holding more than one page of them.
 """
 
@@ -16,15 +19,19 @@ from __future__ import annotations
 import re
 import threading
 import time
+from bisect import bisect_right
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import accumulate
 from typing import NamedTuple
 
 import regex
 
+from logs.batching import batched
 from logs.errors import LogQueryError
+from logs.exports import export
 from logs.parsing import LEVELS, LineParser, LogEntry, normalize_level
 
 REGEX_MAX_LENGTH = 200
@@ -34,6 +41,7 @@ REGEX_LINE_TIMEOUT = 0.1
 # ...and one pass of a pattern over a whole log this long.
 REGEX_PASS_TIMEOUT = 5.0
 MAX_SPANS_PER_LINE = 100
+SEARCH_BATCH = 256  # lines tested together (one joined regex search finds the next candidate)
 
 Span = tuple[int, int]
 
@@ -53,6 +61,7 @@ class LogFilter:
     end_time: datetime | None = None
     source: str = ""
     _regex: regex.Pattern | None = field(init=False, repr=False, compare=False, default=None)
+    _joined_regex: regex.Pattern | None = field(init=False, repr=False, compare=False, default=None)
     _text: re.Pattern | None = field(init=False, repr=False, compare=False, default=None)
     _needle: str = field(init=False, repr=False, compare=False, default="")
     _source_needle: str = field(init=False, repr=False, compare=False, default="")
@@ -76,6 +85,8 @@ class LogFilter:
             set_(self, "_text", re.compile(re.escape(self.search_text), re.IGNORECASE))
         if self.regex_pattern:
             set_(self, "_regex", compile_user_regex(self.regex_pattern))
+            if _searchable_joined(self.regex_pattern):
+                set_(self, "_joined_regex", regex.compile(self.regex_pattern, self._regex.flags | regex.MULTILINE))
         if self.start_time and self.end_time and self.start_time > self.end_time:
             raise LogQueryError("The start of the time range is after its end: swap them.", field="start_time")
 
@@ -95,19 +106,31 @@ class LogFilter:
         if not self.active:
             yield from entries
             return
+        if self._regex is None:  # nothing gains from batching: test entry by entry
+            for entry in entries:
+                if self._passes_plain_tests(entry.level, entry.timestamp, entry.raw) and self.matches_source(entry.source):
+                    yield entry
+            return
         deadline = self.pass_deadline()
-        matches_line, matches_source = self.matches_line, self.matches_source
-        for entry in entries:
-            if matches_line(entry.level, entry.timestamp, entry.raw, deadline=deadline) and matches_source(entry.source):
-                yield entry
+        for batch in batched(entries, SEARCH_BATCH):
+            for index in self.select_lines([(e.level, e.timestamp, e.raw) for e in batch], deadline=deadline):
+                if self.matches_source(batch[index].source):
+                    yield batch[index]
 
     def matches(self, entry: LogEntry, *, deadline: float | None = None) -> bool:
-        return self.matches_line(entry.level, entry.timestamp, entry.raw, deadline=deadline) and self.matches_source(
-            entry.source
+        return bool(self.select_lines([(entry.level, entry.timestamp, entry.raw)], deadline=deadline)) and (
+            self.matches_source(entry.source)
         )
 
-    def matches_line(self, level: str, timestamp: datetime | None, raw: str, *, deadline: float | None = None) -> bool:
-        """Every test but the source file's: what can be decided without parsing the line."""
+    def select_lines(self, rows: Sequence[tuple[str, datetime | None, str]], *, deadline: float | None = None) -> list[int]:
+        """Positions of the rows (level, time, raw line) that pass every test but the source
+        file's: all that can be decided without parsing a line."""
+        kept = [index for index, (level, when, raw) in enumerate(rows) if self._passes_plain_tests(level, when, raw)]
+        if self._regex is None or not kept:
+            return kept
+        return [kept[index] for index in self._regex_lines([rows[index][2] for index in kept], deadline)]
+
+    def _passes_plain_tests(self, level: str, timestamp: datetime | None, raw: str) -> bool:
         if self.levels and level not in self.levels:
             return False
         if self.start_time or self.end_time:
@@ -117,14 +140,39 @@ class LogFilter:
                 timestamp = _naive(timestamp)
             if (self.start_time and timestamp < self.start_time) or (self.end_time and timestamp > self.end_time):
                 return False
-        if self.search_text and self._needle not in raw.lower():
-            return False
-        if self._regex is not None:
+        return not self.search_text or self._needle in raw.lower()
+
+    def _regex_lines(self, raws: list[str], deadline: float | None) -> list[int]:
+        """Positions of the lines the pattern matches. A timed search costs a few microseconds, so
+        rather than one per line, one search over the lines joined finds the next line that may
+        match, and that line alone is then searched. A line the pattern matches on its own is
+        found that way too, unless the pattern looks past the line (anchors to the whole text,
+        lookarounds, atomic groups): such patterns are searched line by line."""
+        if self._joined_regex is None or len(raws) == 1:
+            return [index for index, raw in enumerate(raws) if self._search_line(raw, deadline)]
+        joined = "\n".join(raws)
+        starts = list(accumulate((len(raw) + 1 for raw in raws[:-1]), initial=0))
+        found = []
+        line = 0
+        while line < len(raws):
             try:
-                return self._regex.search(raw, timeout=_line_timeout(deadline)) is not None
-            except TimeoutError:
-                raise _too_slow() from None
-        return True
+                match = self._joined_regex.search(joined, starts[line], timeout=_line_timeout(deadline))
+            except TimeoutError:  # slow across lines: line by line decides, and fails only if slow too
+                found += [index for index in range(line, len(raws)) if self._search_line(raws[index], deadline)]
+                break
+            if match is None:
+                break
+            line = bisect_right(starts, match.start()) - 1
+            if self._search_line(raws[line], deadline):
+                found.append(line)
+            line += 1
+        return found
+
+    def _search_line(self, raw: str, deadline: float | None) -> bool:
+        try:
+            return self._regex.search(raw, timeout=_line_timeout(deadline)) is not None
+        except TimeoutError:
+            raise _too_slow() from None
 
     def matches_source(self, source: str) -> bool:
         return not self.source or self._source_needle in source.lower()
@@ -155,6 +203,21 @@ def compile_user_regex(pattern: str) -> regex.Pattern:
         return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
     except regex.error as error:
         raise LogQueryError(f"Invalid regular expression: {error}.", field="regex_pattern") from None
+
+
+# What may let a pattern see past one line: anchors to the whole text (\A \Z \z \G), possessive
+# repeats, backtracking verbs; and any (?...) group but plain, named, comment and i/s/x flag ones
+# (that leaves out lookarounds, atomic groups, and flags such as -m that undo MULTILINE).
+_LOOKS_PAST_LINE = re.compile(r"\\[AZzG]|[*+?}]\+|\(\*")
+_PLAIN_GROUP = re.compile(r"\(\?(?:[:#]|P?<[A-Za-z_]|P[=>]|[isx]+[:)])")
+
+
+def _searchable_joined(pattern: str) -> bool:
+    """Whether every line this pattern matches on its own is also found by a search of lines joined
+    with newlines (in MULTILINE mode), at the same place."""
+    if _LOOKS_PAST_LINE.search(pattern):
+        return False
+    return pattern.count("(?") == len(_PLAIN_GROUP.findall(pattern))
 
 
 def _line_timeout(deadline: float | None) -> float:
@@ -329,6 +392,10 @@ class LogViewer:
 
     def page(self, number: int | None = 1, size: int = 50, *, log_filter: LogFilter | None = None) -> Page:
         return page_of((log_filter or self.filter).apply(self.entries()), number=number, size=size)
+
+    def export(self, fmt: str, *, filtered: bool = True, title: str = "Log") -> str:
+        """The buffer (filtered by `filter`, or all of it) as json, text, csv or html."""
+        return export(self.filtered() if filtered else self.entries(), fmt, title=title)
 
     def stats(self) -> dict[str, int]:
         """How many buffered entries each level has (every level present, zero or not)."""

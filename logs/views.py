@@ -25,7 +25,7 @@ from logs.exports import export_format, iter_export, line_html
 from logs.files import READ_BYTES, LogFile
 from logs.forms import DEFAULT_PAGE_SIZE, LogQueryForm
 from logs.selectors import log_entries, log_page, log_summary
-from logs.viewer import LogFilter
+from logs.viewer import LogFilter, Page
 
 MAX_EARLIER_LINES = 5000
 
@@ -37,7 +37,9 @@ def log_viewer_response(
     with `?export=json|text|csv|html` the filtered log as a download. Bad query input renders
     the page with the error beside its field (status 400) and filters nothing."""
     log_file = LogFile(log_path)
-    form = LogQueryForm(request.GET)
+    params = request.GET.copy()
+    params.setdefault("size", str(DEFAULT_PAGE_SIZE))  # so the select shows the size in use
+    form = LogQueryForm(params)
     valid = form.is_valid()
     data = form.cleaned_data if valid else {}
     log_filter = data.get("filter", LogFilter())
@@ -45,15 +47,11 @@ def log_viewer_response(
         return _export_response(log_file, log_filter, data["export"], title)
     size = data.get("size") or DEFAULT_PAGE_SIZE
     try:
-        page = log_page(log_file, log_filter=log_filter, number=data.get("page"), size=size)
+        page, lines = _page_lines(log_file, log_filter, data.get("page"), size)
     except LogQueryError as error:  # a regular expression too slow for this log
         form.add_error("q", error.message)
         valid, log_filter = False, LogFilter()
-        page = log_page(log_file, log_filter=log_filter, number=None, size=size)
-    lines = [
-        {"entry": entry, "html": mark_safe(line_html(entry, log_filter.spans(entry.raw)))}  # escaped by line_html
-        for entry in page.items
-    ]
+        page, lines = _page_lines(log_file, log_filter, None, size)
     query = _query_without(request, "page", "export")
     summary = log_summary(log_file)
     context = {
@@ -96,6 +94,13 @@ def log_lines_response(request: HttpRequest, *, log_path: str | os.PathLike) -> 
     return JsonResponse({"lines": lines, "start": start, "end": end})
 
 
+def _page_lines(log_file: LogFile, log_filter: LogFilter, number: int | None, size: int) -> tuple[Page, list[dict]]:
+    page = log_page(log_file, log_filter=log_filter, number=number, size=size)
+    # line_html escapes the line; only its <mark> and <span> tags are markup.
+    lines = [{"entry": entry, "html": mark_safe(line_html(entry, log_filter.spans(entry.raw)))} for entry in page.items]
+    return page, lines
+
+
 def _export_response(log_file: LogFile, log_filter: LogFilter, fmt: str, title: str) -> StreamingHttpResponse:
     export = export_format(fmt)
     response = StreamingHttpResponse(
@@ -130,7 +135,7 @@ def _join(query: str, extra: str) -> str:
     return f"{query}&{extra}" if query else extra
 
 
-def _page_links(page, query: str) -> list[dict]:
+def _page_links(page: Page, query: str) -> list[dict]:
     """First, previous, a window around the current page, next, last."""
     numbers = sorted({1, page.pages, *range(max(1, page.number - 2), min(page.pages, page.number + 2) + 1)})
     links = []

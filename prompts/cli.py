@@ -35,13 +35,18 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def total_text(page: Page) -> str:
+    """'230', or '1,000+' when the count stopped early."""
+    return f"{page.total:,}" + ("" if page.total_exact else "+")
+
+
 def page_caption(page: Page) -> str | None:
-    """'showing 51-100 of 230 (--offset N for more)' when the page is not the whole result."""
+    """'showing 51-100 of 230; use --offset for more' when the page is not the whole result."""
     if page.offset == 0 and not page.has_next:
         return None
     first, last = page.offset + 1, page.offset + len(page.items)
     more = "; use --offset for more" if page.has_next else ""
-    return f"showing {first}-{last} of {page.total}{more}"
+    return f"showing {first}-{last} of {total_text(page)}{more}"
 
 
 def add_page_options(parser, *, what: str) -> None:
@@ -84,7 +89,7 @@ def _list_prompts(ctx, options):
     if options["json"]:
         ctx.json(page.to_dict(prompt_to_dict))
         return
-    table = Table(title=f"Prompts ({page.total})", caption=page_caption(page))
+    table = Table(title=f"Prompts ({total_text(page)})", caption=page_caption(page))
     table.add_column("ID", no_wrap=True, min_width=PROMPT_ID_WIDTH)
     for column in ("Name", "Model", "Prompt", "Owner", "Created"):
         table.add_column(column)
@@ -111,7 +116,7 @@ def _search(ctx, options):
     if not page.total:
         ctx.print(f"No prompts match {query.strip()!r}.")
         return
-    table = Table(title=f"{page.total} prompt(s) match {query.strip()!r}", caption=page_caption(page))
+    table = Table(title=f"{total_text(page)} prompt(s) match {query.strip()!r}", caption=page_caption(page))
     table.add_column("ID", no_wrap=True, min_width=PROMPT_ID_WIDTH)
     for column in ("Name", "Prompt", "Created"):
         table.add_column(column)

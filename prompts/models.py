@@ -40,8 +40,8 @@ class Prompt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # Not stored: prompts.services.prompt_create sets it False when an identical prompt (same owner,
-    # text, videos, parameters) already existed and was returned instead of a new one.
+    # Not stored, and only meaningful on what prompts.services.prompt_create returns: False when an
+    # identical prompt (same owner, text, videos, parameters) already existed and came back instead.
     was_created: bool = True
 
     class Meta:

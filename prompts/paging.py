@@ -16,20 +16,24 @@ MAX_LIMIT = 500
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """`items` from `offset`; `total` matches, exact unless `total_exact` is False (then: at least)."""
+
     items: list[T]
     total: int
     limit: int
     offset: int
+    total_exact: bool = True
 
     @property
     def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.total
+        return not self.total_exact or self.offset + len(self.items) < self.total
 
     def to_dict(self, item_to_dict: Callable[[T], dict]) -> dict:
-        """The page as JSON-ready data: {"items": [...], "total", "limit", "offset"}."""
+        """The page as JSON-ready data: {"items": [...], "total", "total_exact", "limit", "offset"}."""
         return {
             "items": [item_to_dict(item) for item in self.items],
             "total": self.total,
+            "total_exact": self.total_exact,
             "limit": self.limit,
             "offset": self.offset,
         }
@@ -40,6 +44,11 @@ def page_check(limit: int, offset: int) -> None:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit!r}.", field="limit")
     if not isinstance(offset, int) or offset < 0:
         raise InvalidInput(f"offset must be 0 or more; got {offset!r}.", field="offset")
+
+
+def count_ceiling(*, limit: int, offset: int, cap: int) -> int:
+    """How far a capped count must go: `cap`, or further when the page itself lies beyond it."""
+    return max(cap, offset + limit)
 
 
 def paginate(queryset: QuerySet, *, limit: int, offset: int) -> Page:

@@ -4,13 +4,16 @@ The meaning is the same everywhere: a prompt matches when the query is a substri
 of its name, ignoring case. What differs is the index that answers it:
 
 - SQLite: an FTS5 table with the trigram tokenizer (a quoted phrase of trigrams is exactly a
-  substring match). FTS rows are keyed by a small integer table (`prompts_prompt_search_key`),
-  because the prompt table's own rowid is not stable across VACUUM (its primary key is text).
+  substring match). Its rows are keyed by a narrow table (`prompts_prompt_search_key`: an integer
+  key, since the prompt table's own rowid is not stable across VACUUM, plus owner, model type and
+  creation time), so filtering, sorting and counting matches never touch the wide prompt rows.
   Triggers keep both in step with `prompts_prompt`.
 - PostgreSQL: pg_trgm GIN indexes on `UPPER(prompt_text)` and `UPPER(name)`, the very expressions
   Django's `icontains` compares, so the plain ORM filter is index-assisted (admin search too).
 
-Queries shorter than three characters have no trigram and fall back to LIKE on both.
+Queries shorter than three characters have no trigram: they fall back to LIKE (on SQLite over the
+FTS table's narrow copy of the text, still filtered and sorted by the key table). A search
+counts its matches up to SEARCH_COUNT_CAP and then says "at least" (Page.total_exact False).
 
 Django rebuilds a SQLite table to alter it, which drops its triggers; `ensure_installed` (run after
 every migrate) puts them back and re-indexes when anything was missing or out of step.
@@ -18,42 +21,66 @@ every migrate) puts them back and re-indexes when anything was missing or out of
 
 from __future__ import annotations
 
-from django.db import connections
+from django.db import connections, migrations
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from prompts.models import Prompt
+from prompts.paging import Page, count_ceiling
+
 MIN_INDEXED_QUERY = 3
+# Past this many matches a search says "1,000+" instead of counting every one of them.
+SEARCH_COUNT_CAP = 1000
 
 KEY_TABLE = "prompts_prompt_search_key"
 FTS_TABLE = "prompts_prompt_fts"
-SQLITE_TRIGGERS = ("prompts_prompt_fts_insert", "prompts_prompt_fts_delete", "prompts_prompt_fts_update")
+SQLITE_TRIGGERS = (
+    "prompts_prompt_search_insert",
+    "prompts_prompt_search_delete",
+    "prompts_prompt_search_text",
+    "prompts_prompt_search_facts",
+)
 
 SQLITE_INSTALL = [
+    # One row per prompt: the integer FTS key, plus the facts a search filters and sorts by, so a
+    # search never has to visit the (wide) prompt rows of all its matches.
     f"""CREATE TABLE IF NOT EXISTS {KEY_TABLE} (
         id INTEGER PRIMARY KEY,
-        prompt_id VARCHAR(40) NOT NULL UNIQUE
+        prompt_id VARCHAR(40) NOT NULL UNIQUE,
+        owner_id INTEGER NOT NULL,
+        model_type VARCHAR(16) NOT NULL,
+        created_at DATETIME NOT NULL
     )""",
+    f"CREATE INDEX IF NOT EXISTS prompts_search_newest ON {KEY_TABLE} (created_at DESC, prompt_id)",
+    f"CREATE INDEX IF NOT EXISTS prompts_search_owner_newest ON {KEY_TABLE} (owner_id, created_at DESC, prompt_id)",
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(name, prompt_text, tokenize='trigram')",
-    f"""CREATE TRIGGER IF NOT EXISTS prompts_prompt_fts_insert AFTER INSERT ON prompts_prompt BEGIN
-        INSERT INTO {KEY_TABLE} (prompt_id) VALUES (new.id);
+    f"""CREATE TRIGGER IF NOT EXISTS prompts_prompt_search_insert AFTER INSERT ON prompts_prompt BEGIN
+        INSERT INTO {KEY_TABLE} (prompt_id, owner_id, model_type, created_at)
+            VALUES (new.id, new.owner_id, new.model_type, new.created_at);
         INSERT INTO {FTS_TABLE} (rowid, name, prompt_text)
             SELECT id, new.name, new.prompt_text FROM {KEY_TABLE} WHERE prompt_id = new.id;
     END""",
-    f"""CREATE TRIGGER IF NOT EXISTS prompts_prompt_fts_delete AFTER DELETE ON prompts_prompt BEGIN
+    f"""CREATE TRIGGER IF NOT EXISTS prompts_prompt_search_delete AFTER DELETE ON prompts_prompt BEGIN
         DELETE FROM {FTS_TABLE} WHERE rowid = (SELECT id FROM {KEY_TABLE} WHERE prompt_id = old.id);
         DELETE FROM {KEY_TABLE} WHERE prompt_id = old.id;
     END""",
-    f"""CREATE TRIGGER IF NOT EXISTS prompts_prompt_fts_update AFTER UPDATE OF name, prompt_text ON prompts_prompt
+    f"""CREATE TRIGGER IF NOT EXISTS prompts_prompt_search_text AFTER UPDATE OF name, prompt_text ON prompts_prompt
     BEGIN
         UPDATE {FTS_TABLE} SET name = new.name, prompt_text = new.prompt_text
             WHERE rowid = (SELECT id FROM {KEY_TABLE} WHERE prompt_id = new.id);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS prompts_prompt_search_facts
+    AFTER UPDATE OF owner_id, model_type, created_at ON prompts_prompt BEGIN
+        UPDATE {KEY_TABLE} SET owner_id = new.owner_id, model_type = new.model_type, created_at = new.created_at
+            WHERE prompt_id = new.id;
     END""",
 ]
 SQLITE_REINDEX = [
     f"DELETE FROM {FTS_TABLE}",
     f"DELETE FROM {KEY_TABLE}",
-    f"INSERT INTO {KEY_TABLE} (prompt_id) SELECT id FROM prompts_prompt",
+    f"""INSERT INTO {KEY_TABLE} (prompt_id, owner_id, model_type, created_at)
+        SELECT id, owner_id, model_type, created_at FROM prompts_prompt ORDER BY created_at, id""",
     f"""INSERT INTO {FTS_TABLE} (rowid, name, prompt_text)
         SELECT k.id, p.name, p.prompt_text FROM {KEY_TABLE} k JOIN prompts_prompt p ON p.id = k.prompt_id""",
 ]
@@ -61,8 +88,7 @@ SQLITE_UNINSTALL = [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS
     f"DROP TABLE IF EXISTS {FTS_TABLE}",
     f"DROP TABLE IF EXISTS {KEY_TABLE}",
 ]
-SQLITE_MATCH = f"""SELECT k.prompt_id FROM {FTS_TABLE} f JOIN {KEY_TABLE} k ON k.id = f.rowid
-    WHERE {FTS_TABLE} MATCH %s"""
+_FTS_JOIN = f"{FTS_TABLE} JOIN {KEY_TABLE} k ON k.id = {FTS_TABLE}.rowid"
 
 POSTGRES_INSTALL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -72,17 +98,111 @@ POSTGRES_INSTALL = [
 POSTGRES_UNINSTALL = ["DROP INDEX IF EXISTS prompt_text_trgm_idx", "DROP INDEX IF EXISTS prompt_name_trgm_idx"]
 
 
+def search_ids(
+    *, query: str, owner_id: int | None, model_type: str | None, limit: int, offset: int
+) -> Page[str]:
+    """Ids of the matching prompts on one page, newest first; the total stops at SEARCH_COUNT_CAP.
+
+    `owner_id` None searches every owner's prompts (staff); filters are already validated. One
+    query fetches the first matches in any order, up to just past the count ceiling: when that is
+    all of them (the usual case), they are sorted and paged right here, total exact. Otherwise the
+    matches are many, so walking the prompts newest first finds a page quickly.
+    """
+    search = _FtsSearch if connections[Prompt.objects.db].vendor == "sqlite" else _OrmSearch
+    matches = search(query=query, owner_id=owner_id, model_type=model_type)
+    ceiling = count_ceiling(limit=limit, offset=offset, cap=SEARCH_COUNT_CAP)
+    found = matches.some(ceiling + 1)
+    if len(found) <= ceiling:
+        found.sort(key=lambda row: row[0])
+        found.sort(key=lambda row: row[1], reverse=True)  # stable: newest first, then by id
+        ids = [prompt_id for prompt_id, _created in found[offset : offset + limit]]
+        return Page(items=ids, total=len(found), limit=limit, offset=offset)
+    return Page(items=matches.newest(limit, offset), total=ceiling, limit=limit, offset=offset, total_exact=False)
+
+
 def prompts_matching(queryset: QuerySet, query: str) -> QuerySet:
-    """The prompts of `queryset` whose text or name contains `query`, ignoring case."""
-    vendor = connections[queryset.db].vendor
-    if vendor == "sqlite" and len(query) >= MIN_INDEXED_QUERY:
-        return queryset.filter(pk__in=RawSQL(SQLITE_MATCH, [fts_phrase(query)]))
-    return queryset.filter(Q(prompt_text__icontains=query) | Q(name__icontains=query))
+    """The prompts of any prompt queryset whose text or name contains `query` (for the admin's search)."""
+    if connections[queryset.db].vendor == "sqlite":
+        condition, params = _fts_condition(query)
+        return queryset.filter(pk__in=RawSQL(f"SELECT k.prompt_id FROM {_FTS_JOIN} WHERE {condition}", params))
+    return _like(queryset, query)
 
 
 def fts_phrase(query: str) -> str:
     """`query` as one FTS5 phrase: quoted, inner quotes doubled, so no character is FTS syntax."""
     return '"' + query.replace('"', '""') + '"'
+
+
+def _fts_condition(query: str) -> tuple[str, list[str]]:
+    """SQL matching the FTS rows: the trigram index, or a LIKE over its narrow copy of the text."""
+    if len(query) >= MIN_INDEXED_QUERY:
+        return f"{FTS_TABLE} MATCH %s", [fts_phrase(query)]
+    pattern = f"%{connections[Prompt.objects.db].ops.prep_for_like_query(query)}%"
+    return (
+        f"({FTS_TABLE}.name LIKE %s ESCAPE '\\' OR {FTS_TABLE}.prompt_text LIKE %s ESCAPE '\\')",
+        [pattern, pattern],
+    )
+
+
+def _like(queryset: QuerySet, query: str) -> QuerySet:
+    # On PostgreSQL this is UPPER(column) LIKE UPPER(pattern): the trigram indexes' own expressions.
+    return queryset.filter(Q(prompt_text__icontains=query) | Q(name__icontains=query))
+
+
+class _OrmSearch:
+    """Matches through the ORM (PostgreSQL: answered by the trigram indexes)."""
+
+    def __init__(self, *, query: str, owner_id: int | None, model_type: str | None):
+        prompts = Prompt.objects.order_by()
+        if owner_id is not None:
+            prompts = prompts.filter(owner_id=owner_id)
+        if model_type:
+            prompts = prompts.filter(model_type=model_type)
+        self.matches = _like(prompts, query)
+
+    def some(self, count: int) -> list[tuple[str, object]]:
+        return list(self.matches.values_list("id", "created_at")[:count])
+
+    def newest(self, limit: int, offset: int) -> list[str]:
+        return list(self.matches.order_by("-created_at", "id").values_list("id", flat=True)[offset : offset + limit])
+
+
+class _FtsSearch:
+    """Matches from the SQLite FTS table, filtered and sorted by the narrow key table."""
+
+    def __init__(self, *, query: str, owner_id: int | None, model_type: str | None):
+        self.condition, self.condition_params = _fts_condition(query)
+        self.filters, self.filter_params = [], []
+        if owner_id is not None:
+            self.filters.append("k.owner_id = %s")
+            self.filter_params.append(owner_id)
+        if model_type:
+            self.filters.append("k.model_type = %s")
+            self.filter_params.append(model_type)
+        self.newest_index = "prompts_search_owner_newest" if owner_id is not None else "prompts_search_newest"
+
+    def some(self, count: int) -> list[tuple[str, str]]:
+        where = " AND ".join([self.condition, *self.filters])
+        return self._rows(
+            f"SELECT k.prompt_id, k.created_at FROM {_FTS_JOIN} WHERE {where} LIMIT %s",
+            [*self.condition_params, *self.filter_params, count],
+        )
+
+    def newest(self, limit: int, offset: int) -> list[str]:
+        also = "".join(f" AND {sql}" for sql in self.filters)
+        rows = self._rows(
+            f"SELECT k.prompt_id FROM {KEY_TABLE} k INDEXED BY {self.newest_index} "
+            f"WHERE k.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {self.condition}){also} "
+            "ORDER BY k.created_at DESC, k.prompt_id LIMIT %s OFFSET %s",
+            [*self.condition_params, *self.filter_params, limit, offset],
+        )
+        return [row[0] for row in rows]
+
+    @staticmethod
+    def _rows(sql: str, params: list) -> list[tuple]:
+        with connections[Prompt.objects.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
 
 
 def install(connection: BaseDatabaseWrapper) -> None:
@@ -98,6 +218,20 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
     _execute(connection, statements)
 
 
+def migration_operation(vendor: str) -> migrations.RunPython:
+    """A migration step that installs (and on reverse removes) the index, on `vendor` only."""
+
+    def forward(apps, schema_editor):
+        if schema_editor.connection.vendor == vendor:
+            install(schema_editor.connection)
+
+    def backward(apps, schema_editor):
+        if schema_editor.connection.vendor == vendor:
+            uninstall(schema_editor.connection)
+
+    return migrations.RunPython(forward, backward, elidable=False)
+
+
 def ensure_installed(connection: BaseDatabaseWrapper) -> bool:
     """Repair the SQLite index after a table rebuild; True when it had to. No-op elsewhere or before install."""
     if connection.vendor != "sqlite":
@@ -107,8 +241,10 @@ def ensure_installed(connection: BaseDatabaseWrapper) -> bool:
         present = {name for _type, name in cursor.fetchall()}
         if present != {KEY_TABLE, "prompts_prompt"}:
             return False  # not migrated that far (or migrated back): nothing to repair
+        placeholders = ", ".join(["%s"] * len(SQLITE_TRIGGERS))
         cursor.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (%s, %s, %s)", list(SQLITE_TRIGGERS)
+            f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({placeholders})",
+            list(SQLITE_TRIGGERS),
         )
         triggers_ok = cursor.fetchone()[0] == len(SQLITE_TRIGGERS)
         cursor.execute(f"SELECT (SELECT count(*) FROM {KEY_TABLE}) = (SELECT count(*) FROM prompts_prompt)")

@@ -7,13 +7,14 @@ that is malformed, unknown, or another user's gives the same NotFound.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
-from prompts.access import visible_to
+from prompts.access import owner_scope, visible_to
 from prompts.errors import InvalidInput, NotFound
 from prompts.models import ModelType, Prompt
 from prompts.paging import Page, page_check, paginate
-from prompts.search import prompts_matching
+from prompts.search import search_ids
 from prompts.videos import stored_path
 
 PROMPT_ID = re.compile(r"^ps_[A-Za-z0-9_-]{1,37}$")
@@ -38,14 +39,21 @@ def prompts_list(*, user, model_type: str | None = None, limit: int = 50, offset
 def prompts_search(
     *, user, query: str, model_type: str | None = None, limit: int = 50, offset: int = 0
 ) -> Page[Prompt]:
-    """Visible prompts whose text or name contains `query` (case-insensitive), newest first."""
+    """Visible prompts whose text or name contains `query` (case-insensitive), newest first.
+
+    The total is exact up to prompts.search.SEARCH_COUNT_CAP matches, a lower bound past it.
+    """
     query = query.strip() if isinstance(query, str) else ""
     if not query:
         raise InvalidInput("The search query is empty: type some words to look for.", field="query")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(f"The search query is longer than {MAX_QUERY_CHARS} characters.", field="query")
     page_check(limit, offset)
-    return paginate(prompts_matching(_visible(user, model_type), query), limit=limit, offset=offset)
+    if model_type:
+        model_type_check(model_type)
+    found = search_ids(query=query, owner_id=owner_scope(user), model_type=model_type, limit=limit, offset=offset)
+    by_id = Prompt.objects.select_related("owner").in_bulk(found.items)
+    return replace(found, items=[by_id[pk] for pk in found.items if pk in by_id])
 
 
 def model_type_check(model_type: str) -> str:

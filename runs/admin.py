@@ -27,16 +27,32 @@ def _deletable(obj) -> bool:
     return not runs.filter(status__in=ACTIVE_STATUSES).exists()
 
 
-def _delete_each(model_admin, request, objects, delete) -> None:
-    for obj in objects:
-        try:
-            delete(user=request.user, pk=obj.pk)
-        except DomainError as exc:
-            model_admin.message_user(request, exc.message, messages.ERROR)
+class DeleteThroughService:
+    """Deleting calls a runs service (files, refusals and all); not offered while work is active."""
+
+    @staticmethod
+    def delete_service(*, user, pk: str) -> None:
+        raise NotImplementedError
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj) and _deletable(obj)
+
+    def delete_model(self, request, obj):
+        self._delete(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        self._delete(request, list(queryset))
+
+    def _delete(self, request, objects) -> None:
+        for obj in objects:
+            try:
+                self.delete_service(user=request.user, pk=obj.pk)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
 
 
 @admin.register(Run)
-class RunAdmin(OwnedModelAdmin):
+class RunAdmin(DeleteThroughService, OwnedModelAdmin):
     list_display = ["id", "prompt_link", "owner", "model_type", "status", "host", "created_at", "duration"]
     list_filter = ["status", "model_type", ("owner", admin.RelatedOnlyFieldListFilter), "host", "created_at"]
     list_select_related = ["owner", "host", "prompt"]
@@ -55,17 +71,12 @@ class RunAdmin(OwnedModelAdmin):
         seconds = run.duration_seconds
         return "—" if seconds is None else f"{seconds:.0f} s"
 
+    @staticmethod
+    def delete_service(*, user, pk: str) -> None:
+        run_delete(user=user, run_id=pk)
+
     def has_change_permission(self, request, obj=None):
         return False  # a run's fields are its history: shown, not edited
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj) and _deletable(obj)
-
-    def delete_model(self, request, obj):
-        _delete_each(self, request, [obj], lambda user, pk: run_delete(user=user, run_id=pk))
-
-    def delete_queryset(self, request, queryset):
-        _delete_each(self, request, list(queryset), lambda user, pk: run_delete(user=user, run_id=pk))
 
 
 class RunInline(admin.TabularInline):
@@ -88,17 +99,12 @@ class RunInline(admin.TabularInline):
         return False
 
 
-class PromptWithRunsAdmin(PromptAdmin):
+class PromptWithRunsAdmin(DeleteThroughService, PromptAdmin):
     inlines = [RunInline]
 
-    def has_delete_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj) and _deletable(obj)
-
-    def delete_model(self, request, obj):
-        _delete_each(self, request, [obj], lambda user, pk: prompt_delete(user=user, prompt_id=pk))
-
-    def delete_queryset(self, request, queryset):
-        _delete_each(self, request, list(queryset), lambda user, pk: prompt_delete(user=user, prompt_id=pk))
+    @staticmethod
+    def delete_service(*, user, pk: str) -> None:
+        prompt_delete(user=user, prompt_id=pk)
 
 
 admin.site.unregister(Prompt)

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from prompts.cli import PROMPT_ID_WIDTH, RUN_ID_WIDTH, add_page_options, page_caption, truncate, when
+from prompts.cli import PROMPT_ID_WIDTH, RUN_ID_WIDTH, add_page_options, page_caption, total_text, truncate, when
 from prompts.selectors import prompt_get, prompt_to_dict
 from runs.models import RunStatus
 from runs.selectors import run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
@@ -61,7 +61,7 @@ def _list_runs(ctx, options):
     if not page.total:
         ctx.print("No runs match." if any(options[k] for k in ("status", "prompt", "model", "owner")) else "No runs yet.")
         return
-    table = Table(title=f"Runs ({page.total})", caption=page_caption(page))
+    table = Table(title=f"Runs ({total_text(page)})", caption=page_caption(page))
     table.add_column("ID", no_wrap=True, min_width=RUN_ID_WIDTH)
     table.add_column("Prompt", no_wrap=True, min_width=PROMPT_ID_WIDTH)
     for column in ("Model", "Status", "Owner", "Created", "Duration"):

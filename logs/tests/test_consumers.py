@@ -27,10 +27,10 @@ from logs.files import LogFile
 from logs.publish import anotify, group_name
 
 # Channels closes old database connections when a socket disconnects: the tests need a database.
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db]
 
 REDIS_URL = os.environ.get("COSMOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-TIMEOUT = 5  # generous: a slow CI box must not fail a correct consumer
+TIMEOUT = 10  # generous: a loaded CI box must not fail a correct consumer (passing tests never wait it out)
 
 
 class FileLogConsumer(LogTailConsumer):
@@ -152,6 +152,15 @@ async def test_backlog_comes_in_batches_then_live_lines_follow(log):
     assert (message["start"], message["end"]) == (end, live_end)
     assert message["lines"] == ["live one", "Traceback (most recent call last):", "ValueError: live two"]
     assert message["levels"] == ["INFO", "ERROR", "ERROR"]
+    await comm.disconnect()
+
+
+async def test_batches_hold_at_most_batch_lines(log):
+    log.append([f"short {i}" for i in range(1200)])
+    comm = communicator(consumer(log.path))
+    assert (await comm.connect())[0]
+    sizes = [len((await next_of_type(comm, "lines"))["lines"]) for _ in range(3)]
+    assert sizes == [500, 500, 200]
     await comm.disconnect()
 
 
@@ -325,6 +334,7 @@ def session_headers(username: str | None) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+@pytest.mark.django_db(transaction=True)  # the session is read from another thread: it must be committed
 @pytest.mark.parametrize(("who", "outcome"), [("alice", "lines"), ("bob", 4403), (None, 4401)])
 async def test_session_login_decides_through_the_real_auth_stack(log, alice, bob, who, outcome):
     log.append(["only for alice"])

@@ -68,6 +68,13 @@ def test_small_reads_walk_the_file_without_loss(log):
     assert read_all(log, max_bytes=50) == (lines, log.size())
 
 
+def test_read_from_stops_at_max_lines(log):
+    log.append(["a", "bb", "ccc", "dddd"])
+    assert log.read_from(0, max_lines=2) == (["a", "bb"], 5)
+    assert log.read_from(5, max_lines=2) == (["ccc", "dddd"], 14)
+    assert log.read_from(5, max_lines=9) == (["ccc", "dddd"], 14)
+
+
 def test_a_line_longer_than_max_bytes_still_comes_whole(log):
     log.append(["short", "y" * 5000, "after"])
     batch, end = log.read_from(6, max_bytes=100)

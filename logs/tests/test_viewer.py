@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import regex
 
 from logs.errors import LogQueryError
 from logs.parsing import LogEntry
@@ -159,6 +161,15 @@ def test_viewer_filter_search_and_page():
     assert messages(page.items) == [f"line {i} ERROR" for i in (50, 60, 70, 80)]
 
 
+def test_viewer_exports_what_its_filter_keeps_or_everything():
+    viewer = LogViewer()
+    viewer.add_lines(["ok", "ERROR: <bad>"])
+    viewer.filter = LogFilter(levels=["ERROR"])
+    assert viewer.export("text") == "ERROR: <bad>\n"
+    assert viewer.export("text", filtered=False) == "ok\nERROR: <bad>\n"
+    assert "&lt;bad&gt;" in viewer.export("html", title="Run log")
+
+
 @pytest.mark.parametrize(
     ("number", "expected_number", "expected_items"),
     [(1, 1, [0, 1, 2, 3]), (3, 3, [8, 9]), (None, 3, [8, 9]), (99, 3, [8, 9]), (0, 1, [0, 1, 2, 3])],
@@ -176,3 +187,18 @@ def test_page_of_nothing_is_one_empty_page():
 def test_page_size_must_be_positive():
     with pytest.raises(LogQueryError, match="at least 1"):
         page_of([], number=1, size=0)
+
+
+JOINED_SAFE = [r"ab", r"^a", r"b$", r"^$", r"\s+x", r"a.*b", r"(?s)a.*b", r"\bab\b", r"x*", r"[^a]+$", r"a\s*$",
+               r"\W", r"(?i:A)B", r"(?P<n>a)(?P=n)", r"b{2,}", r"(a|ab)(c|bcd)?x", r"\n", r"! ?$"]
+LINE_BY_LINE = [r"(?<=a)b", r"(?<!\s)ab", r"ab(?!\s)", r"\Aab", r"ab\Z", r"(?>\s*)$", r"a*+b", r"(?-m)^a", r"a(?=\s)"]
+
+
+@pytest.mark.parametrize("pattern", JOINED_SAFE + LINE_BY_LINE)
+def test_searching_lines_together_finds_exactly_the_lines_a_search_of_each_finds(pattern):
+    rng = random.Random(pattern)
+    lines = ["".join(rng.choice("ab x\t!") for _ in range(rng.randint(0, 12))) for _ in range(600)]
+    log_filter = LogFilter(regex_pattern=pattern)
+    assert (log_filter._joined_regex is not None) == (pattern in JOINED_SAFE)
+    expected = [i for i, line in enumerate(lines) if regex.search(pattern, line, regex.IGNORECASE)]
+    assert log_filter.select_lines([("INFO", None, line) for line in lines]) == expected

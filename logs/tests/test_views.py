@@ -95,6 +95,14 @@ def test_invalid_regex_shows_what_to_fix_and_filters_nothing(client, log, name):
     assert response.context["page"].total == 450  # unfiltered, not a half-applied filter
 
 
+def test_a_regex_too_slow_for_the_log_is_refused_with_advice(client, log, name):
+    log.append(["a" * 40 + "!"])
+    response = client.get(f"/log/{name}/", {"q": "^(a|aa)+$", "regex": "on"})
+    assert response.status_code == 400
+    assert "takes too long on this log" in response.content.decode()
+    assert response.context["page"].total == 451
+
+
 def test_bad_time_and_unknown_level_are_refused(client, log, name):
     response = client.get(f"/log/{name}/", {"since": "yesterday-ish", "level": "LOUD"})
     assert response.status_code == 400

@@ -107,6 +107,42 @@ def test_index_follows_renames_text_changes_and_deletes(alice, settings):
     assert prompts_search(user=alice, query="mirage").total == 0
 
 
+def test_past_the_count_cap_pages_stay_right_and_the_total_is_a_lower_bound(alice, bob, staff):
+    rows = [
+        Prompt(id=f"ps_many{i:05d}", owner=alice if i % 3 else bob, prompt_text=f"Street {i} at dusk",
+               model_type="enhance" if i % 7 == 0 else "transfer")
+        for i in range(search.SEARCH_COUNT_CAP + 60)
+    ]
+    Prompt.objects.bulk_create(rows)
+    for user, model_type in ((staff, None), (alice, None), (staff, "enhance")):
+        expected_order = list(
+            visible(user).filter(prompt_text__icontains="street", **({"model_type": model_type} if model_type else {}))
+            .order_by("-created_at", "id").values_list("id", flat=True)
+        )
+        seen = []
+        for offset in range(0, len(expected_order) + 200, 200):
+            page = prompts_search(user=user, query="STREET", model_type=model_type, limit=200, offset=offset)
+            seen += [p.id for p in page.items]
+            if len(expected_order) > search.SEARCH_COUNT_CAP and offset + 200 <= search.SEARCH_COUNT_CAP:
+                assert (page.total, page.total_exact, page.has_next) == (search.SEARCH_COUNT_CAP, False, True)
+        assert seen == expected_order
+        last = prompts_search(user=user, query="street", model_type=model_type, limit=200, offset=len(expected_order) - 1)
+        assert (last.total, last.total_exact, last.has_next) == (len(expected_order), True, False)
+
+
+def test_index_follows_owner_and_model_type_changes(alice, bob):
+    prompt = add(alice, "A glacier")
+    Prompt.objects.filter(pk=prompt.pk).update(owner=bob, model_type="enhance")
+    assert prompts_search(user=alice, query="glacier").total == 0
+    assert [p.id for p in prompts_search(user=bob, query="glacier", model_type="enhance").items] == [prompt.id]
+
+
+def visible(user):
+    from prompts.access import visible_to
+
+    return visible_to(Prompt.objects.all(), user)
+
+
 @pytest.mark.parametrize("query", ["", "   ", "x" * 501])
 def test_empty_or_huge_queries_are_refused(alice, query):
     with pytest.raises(InvalidInput, match="search query"):

@@ -105,6 +105,14 @@ export class LogPanel {
     }
     this.pending.push(batch);
     this.pendingLines += batch.lines.length;
+    if (!this.following && !this.clearFirst && this.rendered + this.pendingLines > 2 * this.maxLines) {
+      // The reader is scrolled up and the DOM is full: count what arrives, leave the view alone.
+      this.detached = true;
+      this.unseen += this.pendingLines;
+      this.pending = [];
+      this.pendingLines = 0;
+      return this.updateButtons();
+    }
     // Never hold more than the panel would show (a hidden tab gets no animation frames):
     // drop the oldest whole batches and redraw from the rest.
     while (this.pending.length > 1 && this.pendingLines - this.pending[0].lines.length >= this.maxLines) {
@@ -121,13 +129,6 @@ export class LogPanel {
       this.rendered = 0;
       this.firstOffset = this.pending.length ? this.pending[0].start : this.offset;
       this.clearFirst = false;
-    }
-    if (!this.following && this.rendered + this.pendingLines > 2 * this.maxLines) {
-      this.detached = true;
-      this.unseen += this.pendingLines;
-      this.pending = [];
-      this.pendingLines = 0;
-      return this.updateButtons();
     }
     const fragment = document.createDocumentFragment();
     for (const batch of this.pending) fragment.append(this.batchElement(batch.start, batch.lines, batch.levels));
