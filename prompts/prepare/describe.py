@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from prompts.errors import InvalidInput
 from prompts.prepare.discovery import MODALITIES, SequenceReport
 from prompts.prepare.geometry import Fit, FramePlan
 
@@ -58,14 +57,10 @@ def facts_description(report: SequenceReport, plan: FramePlan, fps: Fraction) ->
 
 
 def choose_name(*, given: str, texts: list[str], fallback: str) -> str:
-    """The user's name, else a smart name from the first non-empty text, else `fallback`; folder-safe."""
+    """The user's name (checked by `prepare_options`), else a smart name from the first non-empty text,
+    else `fallback`; folder-safe."""
     if given:
-        name = folder_safe(given)
-        if not name:
-            raise InvalidInput(
-                f"The name {given!r} has no letters or digits to name a folder with; choose another.", field="name"
-            )
-        return name
+        return folder_safe(given)
     for text in texts:
         if text.strip():
             name = folder_safe(_smart_name(text))

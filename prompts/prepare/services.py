@@ -31,7 +31,7 @@ from django_q.tasks import async_task
 
 from prompts.errors import DomainError, InvalidInput, NotFound
 from prompts.inputs import confined
-from prompts.prepare.describe import Description, choose_name, describe
+from prompts.prepare.describe import Description, choose_name, describe, folder_safe
 from prompts.prepare.discovery import Progress, SequenceReport, sequence_inspect
 from prompts.prepare.encode import CRF, PRESET, EncodedVideo, sequence_encode
 from prompts.prepare.geometry import Fit, FramePlan, plan_fit
@@ -95,8 +95,13 @@ def prepare_options(
         raise InvalidInput(f"fps must be a number from {MIN_FPS} to {MAX_FPS}; got {fps!r}.", field="fps")
     if fit not in Fit.__members__.values():
         raise InvalidInput(f"fit must be 'pad' or 'crop'; got {fit!r}.", field="fit")
+    name = clean_text(name)
+    if name and not folder_safe(name):
+        raise InvalidInput(
+            f"The name {name!r} has no letters or digits to name a folder with; choose another.", field="name"
+        )
     return PrepareOptions(
-        name=clean_text(name),
+        name=name,
         fps=fps,
         description=clean_text(description),
         use_ai=bool(use_ai),
