@@ -11,6 +11,9 @@ to `BATCH_MAX_RUNS`, because one model load per batch is the big saving. Candida
 read with `FOR UPDATE SKIP LOCKED` (PostgreSQL) so two dispatchers pick different runs, and
 the claim itself is the conditional UPDATE pending -> queued: a run is claimed exactly once
 whatever the race. It only claims; `runs.tasks` starts a pipeline task per new job.
+
+`dispatch_soon()` asks the task queue for a dispatch once the current transaction commits:
+called by every event that may open work (a submit, a container ending, a cancel).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from gpu.models import GPUHost
 from runs.models import GPU_JOB_STATES, Job, Run, RunStatus
@@ -42,7 +46,10 @@ def dispatch() -> list[Job]:
     # Idle GPUs first, everywhere; only then work to prefetch behind the busy ones.
     for prefetch in (0, settings.COSMOS["PREFETCH_JOBS"]):
         for host in hosts:
-            jobs.extend(_fill_host(host.pk, prefetch=prefetch))
+            # A host seen full without the lock is full: taking the write lock only to find
+            # that out would make idle dispatchers queue behind the ones doing work.
+            if host.open_jobs + len([job for job in jobs if job.host_id == host.pk]) < host.slots + prefetch:
+                jobs.extend(_fill_host(host.pk, prefetch=prefetch))
     return jobs
 
 
@@ -160,3 +167,13 @@ def slot_free(job: Job) -> bool:
         return False
     ahead = Job.objects.filter(host=host, state__in=GPU_JOB_STATES, id__lt=job.id).count()
     return ahead < host.slots
+
+
+def dispatch_soon() -> None:
+    """Ask for a dispatch once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: async_task("runs.tasks.dispatch_task", task_name="cosmos-dispatch", group="cosmos"))
+
+
+def job_enqueue(job: Job) -> None:
+    """Hand a job to the task queue; its lease says which worker may take it."""
+    async_task("runs.tasks.job_task", job.pk, job.lease, task_name=f"cosmos-job-{job.name}", group="cosmos-jobs")

@@ -154,4 +154,5 @@ def _orphan_inputs(used: set[str], fix: bool) -> list[Finding]:
 
 
 def _relative(path: Path) -> str:
-    return path.relative_to(settings.DATA_DIR).as_posix()
+    """outputs/<folder> or inputs/<file>: where in the data dir it is."""
+    return f"{path.parent.name}/{path.name}"

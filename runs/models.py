@@ -138,6 +138,8 @@ class Job(models.Model):
     # A batch's folder name under OUTPUTS_DIR ("batch_<name>_<timestamp>"); empty for one run.
     folder = models.CharField(max_length=200, blank=True)
     lease = models.CharField(max_length=64, blank=True)
+    # How many times a worker took the job up; past MAX_JOB_ATTEMPTS it is failed, not retried.
+    attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # How far the container's log has been copied: {"remote": byte offset in the remote log,
     # "files": {local log path: its size at that point}}, recorded after every append. A worker

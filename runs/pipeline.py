@@ -32,14 +32,24 @@ import threading
 import time
 
 from django.conf import settings
-from django.db.models import Case, IntegerField, When
+from django.db.models import Case, F, IntegerField, When
 from django.utils import timezone
 
-from gpu.errors import DockerStartFailed, GPUError, TransportError
+from gpu.errors import (
+    AuthFailed,
+    ConnectionLost,
+    DockerStartFailed,
+    GPUError,
+    HostKeyMismatch,
+    HostUnreachable,
+    TransportError,
+    TransportTimeout,
+    UnknownHostKey,
+)
 from gpu.executor import executor_for
 from runs import collect, plans, reasons
 from runs.progress import ProgressTracker
-from runs.dispatcher import new_lease, slot_free
+from runs.dispatcher import dispatch_soon, new_lease, slot_free
 from runs.heartbeat import Heartbeat
 from runs.joblog import JobLogs
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, Run, RunStatus
@@ -52,7 +62,14 @@ NOT_STARTED = (RunStatus.QUEUED, RunStatus.UPLOADING)
 # MAX_BATCH_LINES lines: one append, one mark and one wake-up per batch, not per line.
 FLUSH_WAIT = 0.02
 MAX_BATCH_LINES = 2000
+MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
+
+
+# A worker taking a job for the (MAX_JOB_ATTEMPTS + 1)-th time fails it instead.
+MAX_JOB_ATTEMPTS = 5
+# The host itself could not be talked to (as opposed to a command on it failing).
+CONNECTION_ERRORS = (HostUnreachable, TransportTimeout, ConnectionLost, AuthFailed, HostKeyMismatch, UnknownHostKey)
 
 
 class LeaseLost(Exception):
@@ -63,12 +80,18 @@ def job_execute(job_pk: int, lease: str) -> str:
     """Run the job if `lease` still names it; return a word on how it ended (for the task log)."""
     token = new_lease()
     taken = Job.objects.filter(pk=job_pk, lease=lease, state__in=UNFINISHED_JOB_STATES).update(
-        lease=token, heartbeat_at=timezone.now()
+        lease=token, heartbeat_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not taken:
         return "not ours"
     job = Job.objects.select_related("host").get(pk=job_pk)
-    return JobRunner(job, token).run()
+    runner = JobRunner(job, token)
+    if job.attempts > MAX_JOB_ATTEMPTS:
+        # Every worker that took it died or broke on it: stop handing it out.
+        why = job.error or "each worker stopped without finishing it"
+        runner.fail_all(reasons.WORKER_FAILED, f"Gave up after {job.attempts - 1} attempts: {why}")
+        return job.outcome
+    return runner.run()
 
 
 class JobRunner:
@@ -81,7 +104,7 @@ class JobRunner:
 
     def run(self) -> str:
         if self.job.host is None:
-            self._fail_all(reasons.HOST_REMOVED, "The GPU host of this job was removed.")
+            self.fail_all(*reasons.named(reasons.HOST_REMOVED))
             return self.job.outcome
         with Heartbeat(self.job, self.lease, on_beat=lambda: job_stop_unwanted(self.job.name)) as beat:
             self.beat = beat
@@ -93,17 +116,22 @@ class JobRunner:
                 return "taken over"
             except TransportError as error:
                 self._host_trouble(error)
-        from runs.tasks import dispatch_soon  # a slot may have opened; tasks import us
-
-        dispatch_soon()
+            except GPUError as error:  # the host answered, but refused the job (bad spec, bad id...)
+                self.fail_all(reasons.HOST_ERROR, error.message)
+            except Exception as error:
+                # A bug: keep the words for the next attempt (or for giving up), and let q2 log it.
+                Job.objects.filter(pk=self.job.pk, lease=self.lease).update(error=f"{type(error).__name__}: {error}")
+                raise
+        dispatch_soon()  # whatever happened, this job no longer holds its place
         return self.job.outcome or self.job.state
 
     def _advance(self) -> None:
+        resuming = self.job.state == JobState.RUNNING  # a previous worker started the container
         if self.job.state in (JobState.CLAIMED, JobState.UPLOADING, JobState.READY):
             if not self._stage() or not self._wait_for_slot() or not self._start():
                 return
         if self.job.state == JobState.RUNNING:
-            self._follow()
+            self._follow(resuming=resuming)
         if self.job.state == JobState.COLLECTING:
             collect.job_collect(self)
 
@@ -171,31 +199,39 @@ class JobRunner:
                 state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=error.exit_code, error=error.message
             )
 
-    def _follow(self) -> None:
+    def _follow(self, *, resuming: bool) -> None:
         """Copy the container's log into the runs' logs until it has ended and is drained."""
         runs = self.runs([RunStatus.RUNNING, RunStatus.CANCELLING])
         logs = JobLogs(self.job, runs)
         offset = logs.resume(self.job.log_marks)
-        state = self.ex.job_state(self.job.name)
-        if not state.exists and offset == 0:
-            # The previous worker died between recording the start and starting the container.
-            self._container_start(plans.job_payload(self.job, self.runs([RunStatus.RUNNING])), logs)
-            if self.job.state != JobState.RUNNING:
-                return
-        elif offset:
-            logs.note(f"Re-attached to container cosmos-{self.job.name}; following its log from byte {offset:,}.")
-            self._job_update(log_marks=logs.mark())
+        if resuming:
+            if not self.ex.job_state(self.job.name).exists and offset == 0:
+                # The previous worker died between recording the start and starting the container.
+                self._container_start(plans.job_payload(self.job, self.runs([RunStatus.RUNNING])), logs)
+                if self.job.state != JobState.RUNNING:
+                    return
+            else:
+                logs.note(f"Re-attached to container cosmos-{self.job.name}; following its log from byte {offset:,}.")
+                self._job_update(log_marks=logs.mark())
         tracker = ProgressTracker(self.job, runs)
+        marked_at = time.monotonic()
         for lines, end in _drain(self.ex.job_log_follow(self.job.name, offset=offset)):
             self._check_lease()
             logs.append(lines, end)
-            self._job_update(log_marks=logs.mark())
+            # Any past mark is a consistent place to resume from, so marks need not be written
+            # per batch: once a second keeps a chatty container from flooding the database.
+            if time.monotonic() - marked_at >= MARK_INTERVAL:
+                self._job_update(log_marks=logs.mark())
+                marked_at = time.monotonic()
             logs.flush(state_changed=tracker.feed(lines))
         tracker.close()
         state = self.ex.job_state(self.job.name)
         exit_code = state.exit_code if state.exists else None
-        self._job_update(state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=exit_code)
+        self._job_update(
+            state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=exit_code, log_marks=logs.mark()
+        )
         logs.note(f"Container cosmos-{self.job.name} ended with exit code {exit_code}.")
+        dispatch_soon()  # the GPU slot is free now: claim the next job while this one collects
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -227,7 +263,7 @@ class JobRunner:
         self.job_done("cancelled")
         return False
 
-    def _fail_all(self, code: str, message: str) -> None:
+    def fail_all(self, code: str, message: str) -> None:
         ids = list(Run.objects.filter(job_id=self.job.name).values_list("id", flat=True))
         active = [*NOT_STARTED, RunStatus.RUNNING, RunStatus.DOWNLOADING, RunStatus.CANCELLING]
         run_transition(ids, from_=active, to=RunStatus.FAILED, failure_reason=code, error=message)
@@ -243,9 +279,11 @@ class JobRunner:
             logger.warning("Lost host %s while running job %s: %s", self.job.host.name, self.job.name, error.message)
             return
         limit = settings.COSMOS["HOST_ATTEMPTS"]
+        unreachable = isinstance(error, CONNECTION_ERRORS)
+        what = "could not be reached" if unreachable else "failed before the job started"
         for run in self.runs(NOT_STARTED):
             attempts = run.run_metadata.get("host_attempts", 0) + 1
-            note = f"Host {self.job.host.name} could not be reached ({error.message})"
+            note = f"Host {self.job.host.name} {what} ({error.message})"
             metadata = {**run.run_metadata, "host_attempts": attempts, "note": note}
             if attempts >= limit:
                 run_transition(
@@ -253,7 +291,7 @@ class JobRunner:
                     from_=NOT_STARTED,
                     to=RunStatus.FAILED,
                     run_metadata=metadata,
-                    failure_reason=reasons.LOST_CONNECTION,
+                    failure_reason=reasons.LOST_CONNECTION if unreachable else reasons.HOST_ERROR,
                     error=f"{note}; gave up after {attempts} attempts.",
                 )
             else:

@@ -14,6 +14,8 @@ LOST_CONNECTION = "lost_connection"
 CONTAINER_GONE = "container_gone"
 HOST_REMOVED = "host_removed"
 NO_OUTPUT = "no_output"
+HOST_ERROR = "host_error"
+WORKER_FAILED = "worker_failed"
 INTEGRITY = "integrity"
 
 MESSAGES = {

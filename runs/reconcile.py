@@ -21,7 +21,7 @@ from django.utils import timezone
 from gpu.errors import TransportError
 from gpu.executor import executor_for
 from runs import reasons
-from runs.dispatcher import new_lease
+from runs.dispatcher import job_enqueue, new_lease
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, RunStatus
 from runs.transitions import run_transition
 
@@ -76,8 +76,6 @@ def _take(job: Job) -> str | None:
 
 
 def _hand_over(job: Job, action: Action, what: str, detail: str) -> Action:
-    from runs.tasks import job_enqueue  # tasks import this module
-
     lease = _take(job)
     if lease is None:
         action.detail = "Another worker took it meanwhile."

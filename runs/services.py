@@ -31,9 +31,9 @@ from prompts.services import prompt_create, prompt_inputs_release
 from runs import hosts, integrity, pipeline, plans, reconcile
 from runs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Run, RunStatus
 from runs.params import UPSCALE_NUM_STEPS, inference_params_resolve, upscale_weight_validate
+from runs.dispatcher import dispatch_soon
 from runs.selectors import run_get, run_output_dir
 from runs.submit import Submission, batch_name_clean, new_batch_id, prompt_inputs_check, run_build
-from runs.tasks import dispatch_soon
 from runs.transitions import run_transition
 
 logger = logging.getLogger(__name__)

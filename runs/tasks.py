@@ -14,17 +14,13 @@ reconcile hands it to another worker if this one dies.
 
 from __future__ import annotations
 
-from django.db import transaction
-from django_q.tasks import async_task
-
 from runs import dispatcher, pipeline, reconcile
-from runs.models import Job
 
 
 def dispatch_task() -> list[str]:
     jobs = dispatcher.dispatch()
     for job in jobs:
-        job_enqueue(job)
+        dispatcher.job_enqueue(job)
     return [job.name for job in jobs]
 
 
@@ -34,13 +30,3 @@ def job_task(job_pk: int, lease: str) -> str:
 
 def reconcile_task() -> list[dict]:
     return [action.to_dict() for action in reconcile.reconcile()]
-
-
-def dispatch_soon() -> None:
-    """Ask for a dispatch once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: async_task("runs.tasks.dispatch_task", task_name="cosmos-dispatch", group="cosmos"))
-
-
-def job_enqueue(job: Job) -> None:
-    async_task("runs.tasks.job_task", job.pk, job.lease, task_name=f"cosmos-job-{job.name}", group="cosmos-jobs")
-

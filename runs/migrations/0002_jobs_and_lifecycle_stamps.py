@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
                 ('run_ids', models.JSONField(default=list)),
                 ('folder', models.CharField(blank=True, max_length=200)),
                 ('lease', models.CharField(blank=True, max_length=64)),
+                ('attempts', models.PositiveIntegerField(default=0)),
                 ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
                 ('log_marks', models.JSONField(blank=True, default=dict)),
                 ('exit_code', models.IntegerField(blank=True, null=True)),

@@ -29,9 +29,20 @@ def scene() -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def other_scene() -> Path:
+    """Different videos (one frame more), for jobs that must not share any input."""
+    folder = Path(settings.DATA_DIR) / "test-scenes" / "scene2"
+    if not (folder / "color.mp4").exists():
+        write_scene(folder, frames=SCENE_FRAMES + 1, width=SCENE_WIDTH, height=SCENE_HEIGHT)
+    return folder
+
+
 @pytest.fixture
 def make_prompt(scene):
     def make(user, text: str = "A red ball bounces down a wet street at dusk", **fields):
-        return prompt_create(user=user, prompt_text=text, video_dir=scene, name=fields.pop("name", "ball"), **fields)
+        fields.setdefault("video_dir", scene)
+        fields.setdefault("name", "ball")
+        return prompt_create(user=user, prompt_text=text, **fields)
 
     return make

@@ -1,0 +1,103 @@
+"""20 users submitting 10 runs each at the same time, 4 dispatchers, 2 hosts (SSH and local):
+every run is executed exactly once, in exactly one container."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from runs import services
+from runs.dispatcher import dispatch
+from runs.models import UNFINISHED_JOB_STATES, Job, Run, RunStatus
+from runs.outputs import run_log_path
+from runs.pipeline import job_execute
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SUBMITTERS, RUNS_EACH, DISPATCHERS = 20, 10, 4
+DEADLINE = 400  # seconds: a loaded 2-core machine runs 200 simulated runs well within this
+QUICK = {"load_seconds": 0.05, "step_seconds": 0.0}
+
+
+def closing(target):
+    def run(*args):
+        try:
+            target(*args)
+        finally:
+            connection.close()
+
+    return run
+
+
+@pytest.mark.slow
+def test_every_run_is_executed_exactly_once(django_user_model, make_prompt, make_ssh_host, make_local_host, settings):
+    settings.COSMOS = {**settings.COSMOS, "BATCH_MAX_RUNS": 10, "PREFETCH_JOBS": 1}
+    make_ssh_host(slots=2, sim_config=QUICK)
+    make_local_host(slots=2, sim_config=QUICK)
+    users = [django_user_model.objects.create_user(f"user{i}") for i in range(SUBMITTERS)]
+    prompts = [make_prompt(user, f"scene of user {i}") for i, user in enumerate(users)]
+    errors: list[BaseException] = []
+    submitted = threading.Event()
+    job_threads: list[threading.Thread] = []
+
+    @closing
+    def submitter(user, prompt):
+        try:
+            for _ in range(RUNS_EACH):
+                services.inference_submit(user=user, prompt_ids=[prompt.id], params={"num_steps": 1})
+        except BaseException as error:
+            errors.append(error)
+
+    @closing
+    def execute(job):
+        try:
+            job_execute(job.pk, job.lease)
+        except BaseException as error:
+            errors.append(error)
+
+    @closing
+    def dispatcher():
+        deadline = time.monotonic() + DEADLINE
+        try:
+            while not errors and time.monotonic() < deadline:
+                for job in dispatch():  # one worker per job, as the task queue gives each its own
+                    thread = threading.Thread(target=execute, args=(job,), daemon=True)
+                    job_threads.append(thread)
+                    thread.start()
+                busy = Run.objects.exclude(status__in=[RunStatus.COMPLETED, RunStatus.FAILED]).exists()
+                if submitted.is_set() and not busy:
+                    return
+                time.sleep(0.2)
+        except BaseException as error:
+            errors.append(error)
+
+    submitters = [threading.Thread(target=submitter, args=pair) for pair in zip(users, prompts)]
+    dispatchers = [threading.Thread(target=dispatcher) for _ in range(DISPATCHERS)]
+    for thread in dispatchers + submitters:
+        thread.start()
+    for thread in submitters:
+        thread.join()
+    submitted.set()
+    for thread in dispatchers:
+        thread.join()
+    for thread in list(job_threads):
+        thread.join(60)
+    assert not errors, errors[:3]
+
+    runs = list(Run.objects.all())
+    assert len(runs) == SUBMITTERS * RUNS_EACH
+    assert {run.status for run in runs} == {RunStatus.COMPLETED}
+    jobs = list(Job.objects.all())
+    assert not [job for job in jobs if job.state in UNFINISHED_JOB_STATES]
+    # A job whose host failed before its container started gave its runs back (requeued).
+    started = [job for job in jobs if job.started_at]
+    assert all(job.outcome == "requeued" for job in jobs if not job.started_at)
+    placed = [run_id for job in started for run_id in job.run_ids]
+    assert sorted(placed) == sorted(run.id for run in runs)  # each run in exactly one container
+    for job in jobs:  # a batch holds one user's runs only
+        assert len({run.owner_id for run in runs if run.id in job.run_ids}) == 1
+    for run in runs:
+        log = run_log_path(run).read_text()
+        assert log.count("[cosmos] job ") == 2, run.id  # one container: started once, ended once
+        assert log.count("Saved video to") == len(Job.objects.get(name=run.job_id).run_ids)
