@@ -87,17 +87,18 @@ class Container:
     def running(self) -> bool:
         return bool(self.state().get("Running"))
 
-    def kill(self, sig: int = signal.SIGKILL, *, wait: float = 5.0) -> None:
+    def kill(self, *, wait: float = 5.0) -> None:
+        """SIGKILL the command's process group, as `docker kill` does; RuntimeError if not running."""
         state = self.state()
         if not state.get("Running"):
             raise RuntimeError("not running")
         try:
-            os.killpg(state["Pid"], sig)
+            os.killpg(state["Pid"], signal.SIGKILL)
         except ProcessLookupError:
             pass
         # Docker answers once the container is dead; the supervisor records it within moments.
         deadline = time.monotonic() + wait
-        while sig == signal.SIGKILL and time.monotonic() < deadline and self.running():
+        while time.monotonic() < deadline and self.running():
             time.sleep(0.01)
 
     def wait(self, poll: float = 0.05) -> int:
@@ -113,7 +114,7 @@ class Container:
             child.unlink()
         self.folder.rmdir()
         try:
-            (state_root() / "names" / name).rmdir()
+            (self.folder.parent.parent / "names" / name).rmdir()
         except FileNotFoundError:
             pass
 
@@ -135,8 +136,8 @@ def _alive(pid) -> bool:
         return True
 
 
-def all_containers() -> list[Container]:
-    folder = state_root() / "containers"
+def all_containers(root: Path | None = None) -> list[Container]:
+    folder = (root or state_root()) / "containers"
     if not folder.is_dir():
         return []
     found = []
@@ -199,7 +200,6 @@ def start(container: Container) -> None:
     os.close(ready_write)
     with os.fdopen(ready_read, "rb") as ready:
         ready.read()  # closed by the supervisor once the state says "running" (or the start failed)
-    os.waitpid(pid, os.WNOHANG)
 
 
 def _supervise(container: Container, ready_fd: int) -> None:

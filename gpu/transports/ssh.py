@@ -7,8 +7,9 @@ key file is used (no agent, no ~/.ssh keys). Every wait has a timeout.
 
 Speed (see bench/transfer.py): the socket is created here with TCP_NODELAY (paramiko never sets
 it, and every request that waits for a reply would stall ~40 ms on delayed ACKs), AES-GCM is
-preferred, and SFTP requests are far larger than paramiko's 32 KiB default. Download prefetch is
-left at paramiko's default concurrency (limiting it busy-waits).
+preferred, SFTP requests are far larger than paramiko's 32 KiB default, and the server may send
+us 128 KiB packets into an 8 MiB window. Download prefetch is left at paramiko's default
+concurrency (limiting it busy-waits).
 
 Reconnection: each operation first checks the connection and reconnects when it dropped.
 Operations that change nothing are retried once on a fresh connection when an old one turns
@@ -61,6 +62,10 @@ CHANNEL_TIMEOUT = 60.0
 # OpenSSH's sftp-server takes messages up to 256 KiB; leave room for the request header.
 SFTP_REQUEST = 255 * 1024
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
+# What we let the server send us at once: 128 KiB packets (4x paramiko's) mean a quarter of the
+# per-packet Python work on downloads; an 8 MiB window keeps a loopback or LAN link busy.
+WINDOW_SIZE = 8 * 1024 * 1024
+MAX_PACKET_SIZE = 128 * 1024
 # A failure of these while talking over an open connection means the connection is gone.
 _WIRE_ERRORS = (OSError, EOFError, paramiko.SSHException)
 
@@ -91,7 +96,10 @@ def load_private_key(path: str) -> paramiko.PKey:
     expanded = os.path.expanduser(path)
     try:
         return paramiko.PKey.from_path(expanded)
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError) as exc:
+        # cryptography reports an encrypted OpenSSH-format key as a TypeError about the password.
+        if isinstance(exc, TypeError) and "password" not in str(exc):
+            raise
         raise AuthFailed(
             f"The private key {path} is protected by a passphrase. Use a key without one for this host "
             "(e.g. `ssh-keygen -t ed25519 -N '' -f ~/.ssh/cosmos_gpu`)."
@@ -125,7 +133,9 @@ class _PinningPolicy(paramiko.RejectPolicy):
 
 
 def _tuned_transport(sock, **kwargs) -> paramiko.Transport:
-    transport = paramiko.Transport(sock, **kwargs)
+    transport = paramiko.Transport(
+        sock, default_window_size=WINDOW_SIZE, default_max_packet_size=MAX_PACKET_SIZE, **kwargs
+    )
     options = transport.get_security_options()
     available = set(options.ciphers)
     preferred = [c for c in PREFERRED_CIPHERS if c in available]
@@ -213,14 +223,16 @@ class SSHTransport(Transport):
                 f"{self.label} refused the key {self.key_path} for user {self.username!r}. Add its public key "
                 f"to ~{self.username}/.ssh/authorized_keys on the host, or check --key and the user name."
             ) from None
-        except (socket.timeout, TimeoutError):
-            client.close()
-            raise TransportTimeout(
-                f"{self.label} accepted the connection but did not complete the SSH login within "
-                f"{self.connect_timeout:g} s. Is it an SSH server, and is it overloaded?"
-            ) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             client.close()
+            # paramiko gives up waiting for a silent server with "No existing session" or a banner error.
+            if isinstance(exc, (socket.timeout, TimeoutError)) or any(
+                words in str(exc) for words in ("No existing session", "banner", "timed out")
+            ):
+                raise TransportTimeout(
+                    f"{self.label} accepted the connection but did not complete the SSH login within "
+                    f"{self.connect_timeout:g} s. Is it an SSH server, and is it overloaded?"
+                ) from None
             raise HostUnreachable(
                 f"{self.label} closed the connection during the SSH handshake ({exc or type(exc).__name__}). "
                 "Check that the port is an SSH server's and that it allows this client."
@@ -316,16 +328,8 @@ class SSHTransport(Transport):
         self, command: Command, *, merge_stderr: bool = True, idle_timeout: float | None = None
     ) -> CommandStream:
         channel = self._open_channel(command)
-
-        def chunks() -> Iterator[bytes]:
-            for kind, data in self._pump(channel, idle_timeout=idle_timeout):
-                if kind == "out" or merge_stderr:
-                    yield data
-                else:
-                    stream.add_stderr(data)
-
-        stream = CommandStream(chunks(), lambda: self._exit_status(channel), channel.close)
-        return stream
+        return CommandStream(self._pump(channel, idle_timeout=idle_timeout), lambda: self._exit_status(channel),
+                             channel.close, merge_stderr=merge_stderr)
 
     def _pump(
         self, channel: paramiko.Channel, *, deadline: float | None = None, idle_timeout: float | None = None
@@ -391,7 +395,7 @@ class SSHTransport(Transport):
                 if attempt == 2 or not was_connected:
                     raise error from None
 
-    def _command_op(self, command: list[str], what: str) -> CommandResult:
+    def _command_op(self, command: list[str]) -> CommandResult:
         """Run a command that changes nothing (or is idempotent); retried once on a dead connection."""
         was_connected = self._active()
         try:
@@ -481,13 +485,13 @@ class SSHTransport(Transport):
         return True
 
     def mkdir_p(self, path: str) -> None:
-        self._command_op(["mkdir", "-p", "--", path], "mkdir").check(f"Creating the folder {path}")
+        self._command_op(["mkdir", "-p", "--", path]).check(f"Creating the folder {path}")
 
     def remove(self, path: str, *, recursive: bool = False) -> None:
-        self._command_op(["rm", "-rf" if recursive else "-f", "--", path], "rm").check(f"Removing {path}")
+        self._command_op(["rm", "-rf" if recursive else "-f", "--", path]).check(f"Removing {path}")
 
     def sha256(self, path: str) -> str:
-        result = self._command_op(["sha256sum", "--", path], "sha256sum")
+        result = self._command_op(["sha256sum", "--", path])
         if not result.ok and "No such file" in result.stderr:
             raise RemotePathNotFound(f"{path} does not exist on {self.label}.")
         return result.check(f"Hashing {path}").stdout.split()[0]
@@ -516,7 +520,7 @@ class SSHTransport(Transport):
 
     def list_files(self, path: str) -> dict[str, int]:
         # NUL-separated so that any file name survives; "<size>\t<relative path>\0".
-        result = self._command_op(["find", path, "-type", "f", "-printf", "%s\\t%P\\0"], "find")
+        result = self._command_op(["find", path, "-type", "f", "-printf", "%s\\t%P\\0"])
         if not result.ok:
             if "No such file" in result.stderr:
                 return {}
