@@ -254,6 +254,19 @@ def test_create_run_watch_play_and_compare(stack, new_page, alice, make_local_ho
     )
     shot(page, "run-detail")
 
+    # Upscale the output: the upscale's own page compares input, output and the 4K output.
+    page.click("button:has-text('Upscale to 4K')")
+    page.wait_for_url(re.compile(r"/runs/rs_[^/]+/$"))
+    assert page.url.rstrip("/").rsplit("/", 1)[-1] != run_id
+    wait_for_status(page, "completed", timeout=90_000)
+    page.wait_for_selector("[data-compare]")
+    labels = page.locator("[data-compare] figcaption").all_inner_texts()
+    assert labels == ["Input", "Output", "Upscaled"]
+    page.wait_for_function("Array.from(document.querySelectorAll('[data-compare] video')).every(v => v.videoWidth > 0)")
+    sizes = page.evaluate("Array.from(document.querySelectorAll('[data-compare] video')).map(v => v.videoWidth)")
+    assert sizes[2] == 4 * sizes[1], f"the upscaled video is not 4x the output: {sizes}"
+    shot(page, "run-upscaled")
+
     # The other main pages, for the record (and to see they render with data).
     for name, path in (("dashboard", "/"), ("prompts", "/prompts/"), ("runs", "/runs/"), ("hosts", "/hosts/"),
                        ("log-viewer", f"/logs/{run_id}/"), ("profile", "/accounts/profile/")):
