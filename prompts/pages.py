@@ -49,18 +49,16 @@ class Pager:
     """What the pager template shows for a selector's Page (items, total, limit, offset)."""
 
     number: int
-    num_pages: int
+    num_pages: int | None  # None when the total is only a lower bound (a capped search count)
     total: int
+    total_exact: bool
     first_item: int
     last_item: int
+    has_next: bool
 
     @property
     def has_previous(self) -> bool:
         return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.num_pages
 
     @property
     def previous_number(self) -> int:
@@ -70,15 +68,22 @@ class Pager:
     def next_number(self) -> int:
         return self.number + 1
 
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}" if self.total_exact else f"{self.total:,}+"
+
 
 def pager_for(page, number: int) -> Pager:
     shown = len(page.items)
+    exact = getattr(page, "total_exact", True)
     return Pager(
         number=number,
-        num_pages=max(1, math.ceil(page.total / page.limit)) if page.limit else 1,
+        num_pages=max(1, math.ceil(page.total / page.limit)) if exact else None,
         total=page.total,
+        total_exact=exact,
         first_item=page.offset + 1 if shown else 0,
         last_item=page.offset + shown,
+        has_next=page.has_next,
     )
 
 

@@ -36,13 +36,14 @@ def _glance(user, *, live: bool = False) -> list[dict]:
 
 @require_GET
 def dashboard(request):
+    queue = runs_active(user=request.user)
+    if request.htmx and request.htmx.target == "dashboard-queue":  # the queue polls itself
+        return render(request, "runs/_queue.html", {"queue": queue})
     context = {
-        "queue": runs_active(user=request.user),
+        "queue": queue,
         "hosts": _glance(request.user),
         "gallery": runs_with_outputs(user=request.user, limit=GALLERY_SIZE),
     }
-    if request.htmx and request.htmx.target == "dashboard-queue":
-        return render(request, "runs/_queue.html", context)
     return render(request, "runs/dashboard.html", context)
 
 

@@ -249,3 +249,12 @@ def test_name_poll_gives_up_after_a_minute(alice_client, alices_prompt, settings
     old = timezone.now() - timedelta(minutes=5)
     Prompt.objects.filter(pk=alices_prompt.pk).update(created_at=old, updated_at=old)
     assert alice_client.get(f"/prompts/{alices_prompt.id}/name/").status_code == 286
+
+
+def test_a_capped_search_count_shows_as_at_least():
+    from prompts.pages import pager_for
+    from prompts.paging import Page
+
+    pager = pager_for(Page(items=list(range(25)), total=1000, limit=25, offset=25, total_exact=False), 2)
+    assert pager.num_pages is None and pager.total_label == "1,000+"
+    assert pager.has_next and pager.has_previous and (pager.first_item, pager.last_item) == (26, 50)

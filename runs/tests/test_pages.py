@@ -377,3 +377,10 @@ def test_staff_kill_all_containers_of_a_host(client, staff, local_host):
 def test_unknown_host_is_a_clear_message(client, staff):
     response = login(client, staff).post("/hosts/nope/check/", follow=True)
     assert "No GPU host named &#x27;nope&#x27;" in response.content.decode()
+
+
+def test_the_queue_refreshes_alone(client, alice, alices_prompt):
+    running = make_run(alices_prompt, status=RunStatus.RUNNING)
+    response = login(client, alice).get("/", headers={"HX-Request": "true", "HX-Target": "dashboard-queue"})
+    page = response.content.decode()
+    assert f"/runs/{running.id}/" in page and "Recent outputs" not in page and "<html" not in page
