@@ -1,8 +1,10 @@
-"""Fixtures of the runs tests: a small real scene (color/depth/segmentation mp4s) and prompts made
-from it through the prompts service, the way users make them; plus the shared ones of prompts.testing."""
+"""Fixtures of the runs tests: prompts.testing's (per-test storage, fast password hashing, its
+scene) and a smaller scene of our own that `make_prompt` uses (the simulator copies frames from
+its inputs, so small inputs keep runs fast)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,6 @@ from prompts.testing import (  # noqa: F401  (fixtures)
     scene_dir,
 )
 
-# Tiny clips: the simulator copies frames from its inputs, so small inputs keep runs fast.
 SCENE_FRAMES, SCENE_WIDTH, SCENE_HEIGHT = 8, 64, 48
 
 
@@ -29,20 +30,15 @@ def scene() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def other_scene() -> Path:
-    """Different videos (one frame more), for jobs that must not share any input."""
-    folder = Path(settings.DATA_DIR) / "test-scenes" / "scene2"
-    if not (folder / "color.mp4").exists():
-        write_scene(folder, frames=SCENE_FRAMES + 1, width=SCENE_WIDTH, height=SCENE_HEIGHT)
-    return folder
-
-
 @pytest.fixture
 def make_prompt(scene):
-    def make(user, text: str = "A red ball bounces down a wet street at dusk", **fields):
-        fields.setdefault("video_dir", scene)
-        fields.setdefault("name", "ball")
-        return prompt_create(user=user, prompt_text=text, **fields)
+    """Create a prompt through prompts.services from the small scene; each call without a text is a
+    new prompt (as prompts.testing.make_prompt, whose larger scene would slow the simulator)."""
+    counter = itertools.count()
+
+    def make(user, prompt_text: str | None = None, **kwargs):
+        kwargs.setdefault("video_dir", scene)
+        text = prompt_text or f"A red ball bounces down a wet street at dusk, take {next(counter)}"
+        return prompt_create(user=user, prompt_text=text, **kwargs)
 
     return make
