@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from prompts.errors import DomainError
@@ -15,6 +16,7 @@ from prompts.pages import attempt, get_or_404
 from prompts.selectors import prompt_get
 from runs.forms import InferenceForm
 from runs.prompt_sections import prompt_runs_context
+from runs.views import new_run_redirect
 from runs.services import enhance_submit, inference_submit, prompt_delete
 
 MAX_BATCH = 200
@@ -67,11 +69,8 @@ def prompt_enhance_view(request, prompt_id: str):
     get_or_404(prompt_get, user=request.user, prompt_id=prompt_id)
     overwrite = request.POST.get("mode") == "overwrite"
     submission = attempt(request, enhance_submit, user=request.user, prompt_ids=[prompt_id], overwrite=overwrite)
-    if submission is None:
-        return redirect("prompts:detail", prompt_id=prompt_id)
-    run = submission.runs[0]
-    messages.success(request, f"Enhancing the prompt as run {run.id}.")
-    return redirect("runs:detail", run_id=run.id)
+    run = submission.runs[0] if submission else None
+    return new_run_redirect(request, run, doing="Enhancing the prompt", back=reverse("prompts:detail", args=[prompt_id]))
 
 
 @require_POST

@@ -112,6 +112,15 @@ def run_detail(request, run_id: str):
     return render(request, "runs/detail.html", context)
 
 
+def new_run_redirect(request, run, *, doing: str, back: str):
+    """To the page of a run an action just made, saying so; back where it came from when the
+    action was refused (its message is already there)."""
+    if run is None:
+        return redirect(back)
+    messages.success(request, f"{doing} as run {run.id}.")
+    return redirect("runs:detail", run_id=run.id)
+
+
 @require_POST
 def run_cancel_view(request, run_id: str):
     get_or_404(run_get, user=request.user, run_id=run_id)
@@ -128,10 +137,7 @@ def run_cancel_view(request, run_id: str):
 def run_retry_view(request, run_id: str):
     get_or_404(run_get, user=request.user, run_id=run_id)
     run = attempt(request, run_retry, user=request.user, run_id=run_id)
-    if run is None:
-        return redirect("runs:detail", run_id=run_id)
-    messages.success(request, f"Retrying as run {run.id}.")
-    return redirect("runs:detail", run_id=run.id)
+    return new_run_redirect(request, run, doing="Retrying", back=reverse("runs:detail", args=[run_id]))
 
 
 @require_POST
@@ -142,11 +148,8 @@ def run_upscale_view(request, run_id: str):
         messages.error(request, "The upscale weight must be a number from 0 to 1.")
         return redirect("runs:detail", run_id=run_id)
     submission = attempt(request, upscale_submit, user=request.user, run_id=run_id, weight=form.cleaned_data["weight"])
-    if submission is None:
-        return redirect("runs:detail", run_id=run_id)
-    run = submission.runs[0]
-    messages.success(request, f"Upscaling as run {run.id}.")
-    return redirect("runs:detail", run_id=run.id)
+    run = submission.runs[0] if submission else None
+    return new_run_redirect(request, run, doing="Upscaling", back=reverse("runs:detail", args=[run_id]))
 
 
 @require_POST
