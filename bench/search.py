@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -26,7 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cosmosproject.settings")
-os.environ.setdefault("COSMOS_DATA_DIR", tempfile.mkdtemp(prefix="cosmos-bench-"))
+# A data dir of its own unless one is given, removed at the end (it holds the 100k-prompt database).
+OWN_DATA_DIR = None if os.environ.get("COSMOS_DATA_DIR") else tempfile.mkdtemp(prefix="cosmos-bench-search-")
+if OWN_DATA_DIR:
+    os.environ["COSMOS_DATA_DIR"] = OWN_DATA_DIR
 
 import django  # noqa: E402
 
@@ -116,12 +120,16 @@ def like_scan(query: str):
         if connection.vendor == "postgresql":
             cursor.execute("SET enable_bitmapscan = off")
             cursor.execute("SET enable_indexscan = off")
-            cursor.execute("SELECT id FROM prompts_prompt WHERE prompt_text ILIKE %s OR name ILIKE %s", [pattern, pattern])
+            cursor.execute(
+                "SELECT id FROM prompts_prompt WHERE prompt_text ILIKE %s OR name ILIKE %s", [pattern, pattern]
+            )
             rows = cursor.fetchall()
             cursor.execute("RESET enable_bitmapscan")
             cursor.execute("RESET enable_indexscan")
         else:
-            cursor.execute("SELECT id FROM prompts_prompt WHERE prompt_text LIKE %s OR name LIKE %s", [pattern, pattern])
+            cursor.execute(
+                "SELECT id FROM prompts_prompt WHERE prompt_text LIKE %s OR name LIKE %s", [pattern, pattern]
+            )
             rows = cursor.fetchall()
     return rows
 
@@ -162,7 +170,8 @@ def main() -> None:
         version = connection.pg_version if connection.vendor == "postgresql" else sqlite3.sqlite_version
         print(f"database: {connection.vendor} {version} | prompts: {args.prompts:,} "
               f"(inserted with the search index in {fill_seconds:.1f} s) | repeats: {args.repeat}")
-        print(f"{'operation':<34}{'median ms':>10}{'p95 ms':>9}{'total':>9}{'LIKE scan ms':>14}{'matches':>9}{'speed-up':>10}")
+        columns = ("median ms", 10), ("p95 ms", 9), ("total", 9), ("LIKE scan ms", 14), ("matches", 9), ("speed-up", 10)
+        print(f"{'operation':<34}" + "".join(f"{title:>{width}}" for title, width in columns))
 
         def row(label, times, total, baseline=None, matches=None):
             median = statistics.median(times)
@@ -196,6 +205,8 @@ def main() -> None:
         row("create prompt (3 small videos)", times, len(times))
     finally:
         teardown_databases(old, verbosity=0)
+        if OWN_DATA_DIR:
+            shutil.rmtree(OWN_DATA_DIR, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def _list_runs(ctx, options):
         ctx.json(page.to_dict(run_to_dict))
         return
     if not page.total:
-        ctx.print("No runs match." if any(options[k] for k in ("status", "prompt", "model", "owner")) else "No runs yet.")
+        filtered = any(options[key] for key in ("status", "prompt", "model", "owner"))
+        ctx.print("No runs match." if filtered else "No runs yet.")
         return
     table = Table(title=f"Runs ({total_text(page)})", caption=page_caption(page))
     table.add_column("ID", no_wrap=True, min_width=RUN_ID_WIDTH)

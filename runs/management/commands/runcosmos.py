@@ -69,7 +69,9 @@ class Command(BaseCommand):
         admin = first_admin_ensure()
         if admin:
             username, password = admin
-            self.stdout.write(self.style.WARNING("First start: created an admin user. Note the password now, it is not shown again:"))
+            self.stdout.write(
+                self.style.WARNING("First start: created an admin user. Note the password now, it is not shown again:")
+            )
             self.stdout.write(f"  username: {username}\n  password: {password}")
         if local_sim_host_ensure():
             self.stdout.write("Registered GPU host 'local-sim': a simulator on this machine (no GPU, no Docker).")
