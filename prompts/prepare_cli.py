@@ -53,7 +53,8 @@ def prepare(ctx, options) -> None:
         ctx.json(as_json(result))
         return
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=ctx.console, transient=True) as bar:
+    # A live bar only on a terminal: piped or captured output gets the result alone.
+    with Progress(*columns, console=ctx.console, transient=True, disable=not ctx.console.is_terminal) as bar:
         task = bar.add_task("checking frames", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -80,10 +81,10 @@ def _print(ctx, result: PreparedSequence) -> None:
     meta = result.metadata
     width, height = meta["resolution"]
     table = Table(title=f"{meta['frame_count']} frames, {width}x{height}, {meta['fps']} fps, {meta['duration_seconds']} s")
-    for column in ("pass", "video", "from", "size", "sha256"):
+    for column in ("pass", "frames", "video", "size"):
         table.add_column(column)
     for filename, info in sorted(meta["files"].items(), key=lambda item: MODALITIES.index(item[1]["modality"])):
-        table.add_row(info["modality"], filename, info["source_frames"], f"{info['size'] / 1024**2:.1f} MB", info["sha256"][:12])
+        table.add_row(info["modality"], info["source_frames"], filename, f"{info['size'] / 1024**2:.1f} MB")
     ctx.print(table)
     if meta["source_resolution"] != meta["resolution"]:
         source_width, source_height = meta["source_resolution"]

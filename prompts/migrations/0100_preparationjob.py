@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prompts', '0001_initial'),
+        ('prompts', '0003_search_postgres_trgm'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

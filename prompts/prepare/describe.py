@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from prompts.naming import smart_name
 from prompts.prepare.discovery import MODALITIES, SequenceReport
 from prompts.prepare.geometry import Fit, FramePlan
 
@@ -48,7 +49,7 @@ def facts_description(report: SequenceReport, plan: FramePlan, fps: Fraction) ->
     width, height = plan.target
     text = (
         f"{report.frame_count} frames of {passes} at {width}x{height}, "
-        f"{report.frame_count / fps:.2f} s at {_number(fps)} fps"
+        f"{report.frame_count / float(fps):.2f} s at {_number(fps)} fps"
     )
     if not plan.identity:
         action = "padded" if plan.fit is Fit.PAD else "cropped"
@@ -63,7 +64,7 @@ def choose_name(*, given: str, texts: list[str], fallback: str) -> str:
         return folder_safe(given)
     for text in texts:
         if text.strip():
-            name = folder_safe(_smart_name(text))
+            name = folder_safe(smart_name(text))
             if name:
                 return name
     return folder_safe(fallback) or "sequence"
@@ -72,15 +73,6 @@ def choose_name(*, given: str, texts: list[str], fallback: str) -> str:
 def folder_safe(name: str) -> str:
     """`Urban Scene #2` -> `urban_scene_2`: lower case, runs of other characters as one `_`."""
     return _UNSAFE.sub("_", name.strip().lower()).strip("_-")[:MAX_NAME_CHARS].rstrip("_-")
-
-
-def _smart_name(text: str) -> str:
-    # Imported here: loading prompts.naming is cheap, but only this path needs it.
-    try:
-        from prompts.naming import smart_name
-    except ImportError:  # until the foundation lands on main (remove with the merge)
-        return " ".join(text.split()[:3])
-    return smart_name(text)
 
 
 def _number(value: Fraction) -> str:

@@ -185,6 +185,7 @@ def _collect(folder: Path, report: SequenceReport) -> dict[str, dict[int, list[P
 
 
 def _check_numbering(frames: dict[str, dict[int, list[Path]]], report: SequenceReport) -> None:
+    gaps: dict[str, set[int]] = {}
     for name in MODALITIES:
         if name not in frames:
             continue
@@ -196,8 +197,9 @@ def _check_numbering(frames: dict[str, dict[int, list[Path]]], report: SequenceR
                 f"(e.g. {' and '.join(examples)}); keep one file per frame."
             )
         numbers = sorted(frames[name])
-        missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
-        if missing:
+        gaps[name] = set(range(numbers[0], numbers[-1] + 1)) - set(numbers)
+        if gaps[name]:
+            missing = sorted(gaps[name])
             report.problems.append(
                 f"{name}: {_frames(missing)} {_verb(missing, 'is', 'are')} missing "
                 f"(the pass runs {numbers[0]}-{numbers[-1]}); "
@@ -215,7 +217,9 @@ def _check_numbering(frames: dict[str, dict[int, list[Path]]], report: SequenceR
         if name == REQUIRED or name not in frames:
             continue
         numbers = set(frames[name])
-        lacking, extra = sorted(color - numbers), sorted(numbers - color)
+        # A frame missing inside either pass is already reported as a gap: say it once.
+        lacking = sorted(color - numbers - gaps[name])
+        extra = sorted(numbers - color - gaps[REQUIRED])
         if not lacking and not extra:
             continue
         details = []

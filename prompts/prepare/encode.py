@@ -24,10 +24,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from prompts.prepare.discovery import PassFrames, Progress, SequenceInvalid, SequenceReport
-from prompts.prepare.geometry import Fit, FramePlan, plan_fit
+from prompts.prepare.geometry import FramePlan
 
 CRF = 18
 PRESET = "veryfast"
@@ -55,10 +56,9 @@ class EncodedVideo:
 
 
 def sequence_encode(
-    report: SequenceReport, out_dir: Path, *, fps: Fraction, fit: Fit, progress: Progress | None = None
+    report: SequenceReport, out_dir: Path, *, fps: Fraction, plan: FramePlan, progress: Progress | None = None
 ) -> dict[str, EncodedVideo]:
     """Write `<pass>.mp4` for every pass of a checked sequence into `out_dir`; SequenceInvalid if frames are damaged."""
-    plan = plan_fit(report.color.size, fit)
     # Normalized depth is gone through twice (value range, then encoding): both count as work done.
     total = sum(len(f.numbers) * (2 if _normalized(f) else 1) for f in report.passes.values())
     tally = _Tally()
@@ -131,6 +131,9 @@ def _encode_pass(
                 continue  # this pass is lost; only look for more damaged frames
             frame = fitter(frame)
             frame.pts = index
+            # A decoded PNG is an I picture and the scaler keeps that mark: passed on, it would make
+            # x264 code every frame as a keyframe (about ten times the size, and slower).
+            frame.pict_type = PictureType.NONE
             container.mux(stream.encode(frame))
         if not problems:
             container.mux(stream.encode())
@@ -147,8 +150,9 @@ def _encode_pass(
 
 
 def _decode(path: Path) -> av.VideoFrame:
-    # A new decoder per file: FFmpeg's PNG decoder keeps state from one packet to the next (it
-    # expects one stream), and gave wrong pixels for a second, unrelated file here.
+    # A new decoder per file: each file is a picture of its own, and a damaged one cannot leave
+    # state behind for the next. (One decoder for many files would also need every packet marked
+    # as a keyframe: FFmpeg's PNG decoder adds a non-key packet onto the previous picture.)
     decoder = av.CodecContext.create("png", "r")
     decoder.thread_count = 1  # the passes already run side by side
     # Check each chunk's CRC and fail on damage instead of concealing it.

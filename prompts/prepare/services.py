@@ -91,7 +91,8 @@ def prepare_options(
 ) -> PrepareOptions:
     """Validated options (fps defaults to COSMOS["DEFAULT_FPS"]); InvalidInput naming the field to fix."""
     fps = settings.COSMOS["DEFAULT_FPS"] if fps is None else fps
-    if not isinstance(fps, int | float) or not math.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
+    number = isinstance(fps, int | float) and not isinstance(fps, bool)
+    if not number or not math.isfinite(fps) or not MIN_FPS <= fps <= MAX_FPS:
         raise InvalidInput(f"fps must be a number from {MIN_FPS} to {MAX_FPS}; got {fps!r}.", field="fps")
     if fit not in Fit.__members__.values():
         raise InvalidInput(f"fit must be 'pad' or 'crop'; got {fit!r}.", field="fit")
@@ -195,14 +196,13 @@ def _prepare(
 ) -> PreparedSequence:
     report = sequence_inspect(folder, label=label, progress=progress)
     report.raise_for_problems()
-    fit = Fit(options.fit)
-    plan = plan_fit(report.color.size, fit)
+    plan = plan_fit(report.color.size, Fit(options.fit))
     fps = Fraction(options.fps).limit_denominator(1001)
     description = describe(report, plan, fps, given=options.description, use_ai=options.use_ai)
     name = choose_name(given=options.name, texts=[options.prompt_text, options.description], fallback=fallback_name)
     videos = work / "videos"
     videos.mkdir()
-    encoded = sequence_encode(report, videos, fps=fps, fit=fit, progress=progress)
+    encoded = sequence_encode(report, videos, fps=fps, plan=plan, progress=progress)
     metadata = _metadata(
         report=report, plan=plan, fps=fps, name=name, description=description, encoded=encoded, source=source,
         user=user,
@@ -237,7 +237,7 @@ def _metadata(
         "frame_count": report.frame_count,
         "frame_numbers": [report.color.numbers[0], report.color.numbers[-1]],
         "fps": int(fps) if fps.denominator == 1 else float(fps),
-        "duration_seconds": round(report.frame_count / fps, 3),
+        "duration_seconds": round(report.frame_count / float(fps), 3),
         "resolution": list(plan.target),
         "source_resolution": list(plan.source),
         "fit": plan.fit.value,

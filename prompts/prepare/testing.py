@@ -1,7 +1,8 @@
-"""Test helpers: small PNG sequences written as a renderer writes them, and zips of them.
+"""Test helpers: small PNG sequences written as a renderer writes them, zips of them, and fixtures.
 
 The passes belong together: a bright square moves across a gradient in color, is nearer than the
-background in the 16-bit depth pass, and has its own label colour in segmentation.
+background in the 16-bit depth pass, and has its own label colour in segmentation. Import the
+fixtures into a test module to use them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,22 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 DEPTH_NEAR, DEPTH_FAR = 2_000, 30_000
+
+
+@pytest.fixture
+def simple_names(settings):
+    """Names without the KeyBERT model (tested with prompts.naming): instant, and the same every time."""
+    settings.COSMOS = {**settings.COSMOS, "SMART_NAMES": False}
+
+
+@pytest.fixture
+def renders(isolated_storage) -> Path:
+    """Six frames of color, 16-bit depth and segmentation in `shot_010`, inside the allowed input roots."""
+    return write_sequence(isolated_storage / "renders" / "shot_010", frames=range(1, 7))
 
 
 def write_sequence(

@@ -12,19 +12,9 @@ from django.core.management.base import CommandError
 
 from prompts.models import Prompt
 from prompts.prepare.describe import NO_CAPTION_MODEL
-from prompts.prepare.testing import write_sequence
+from prompts.prepare.testing import renders, simple_names  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_model(settings):
-    settings.COSMOS = {**settings.COSMOS, "SMART_NAMES": False}
-
-
-@pytest.fixture
-def renders(isolated_storage):
-    return write_sequence(isolated_storage / "renders" / "shot_030", frames=range(1, 5))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("simple_names")]
 
 
 def cosmos(*args) -> str:
@@ -35,7 +25,7 @@ def cosmos(*args) -> str:
 
 def test_prepare_prints_the_videos_the_folder_and_the_no_caption_note(admin_user, renders):
     out = cosmos("prepare", renders, "--name", "harbour", "--fps", "12")
-    assert "4 frames, 1280x704, 12 fps, 0.333 s" in out
+    assert "6 frames, 1280x704, 12 fps, 0.5 s" in out
     for name in ("color.mp4", "depth.mp4", "segmentation.mp4"):
         assert name in out
     assert "Rendered at 64x36: scaled and padded to 1280x704." in out
@@ -46,10 +36,10 @@ def test_prepare_prints_the_videos_the_folder_and_the_no_caption_note(admin_user
 
 def test_prepare_json_for_scripts(alice, renders):
     data = json.loads(cosmos("prepare", renders, "--no-ai", "--fit", "crop", "--user", "alice", "--json"))
-    assert data["name"] == "shot_030" and data["prompt_id"] is None
+    assert data["name"] == "shot_010" and data["prompt_id"] is None
     assert data["description_source"] == "sequence facts" and data["notices"] == []
     assert data["metadata"]["fit"] == "crop" and data["metadata"]["prepared_by"] == "alice"
-    assert "/prepared/shot_030_" in data["folder"] and (Path(data["folder"]) / "color.mp4").is_file()
+    assert "/prepared/shot_010_" in data["folder"] and (Path(data["folder"]) / "color.mp4").is_file()
 
 
 def test_create_prompt_prints_the_new_prompt(alice, renders):
@@ -62,7 +52,7 @@ def test_bad_sequences_and_options_are_clear_errors(admin_user, renders):
     (renders / "color.0002.png").unlink()
     with pytest.raises(CommandError) as caught:
         cosmos("prepare", renders)
-    assert str(caught.value).startswith(f"The sequence in {renders} has 3 problems; fix them and try again:")
+    assert str(caught.value).startswith(f"The sequence in {renders} has 1 problem; fix it and try again:")
     assert "color: frame 2 is missing" in str(caught.value)
     with pytest.raises(CommandError, match="fps must be a number from 1 to 120; got 0.0"):
         cosmos("prepare", renders, "--fps", "0")

@@ -52,6 +52,16 @@ def test_gaps_in_numbering_name_the_missing_frames(tmp_path):
     ]
 
 
+def test_a_frame_missing_inside_a_pass_is_reported_once_as_a_gap(tmp_path):
+    write_sequence(tmp_path, frames=[1, 2, 4, 5])
+    write_sequence(tmp_path, frames=[3], passes=["depth", "segmentation"])
+    (tmp_path / "depth.0004.png").unlink()
+    assert problems_of(tmp_path) == [
+        "color: frame 3 is missing (the pass runs 1-5); render the missing frames or renumber the pass.",
+        "depth: frame 4 is missing (the pass runs 1-5); render the missing frames or renumber the pass.",
+    ]
+
+
 def test_a_pass_with_other_frame_numbers_than_color_is_reported(tmp_path):
     write_sequence(tmp_path, frames=range(1, 11), passes=["color"])
     write_sequence(tmp_path, frames=range(1, 9), passes=["depth"])

@@ -13,7 +13,7 @@ from PIL import Image
 
 from prompts.prepare.discovery import SequenceInvalid, sequence_inspect
 from prompts.prepare.encode import sequence_encode
-from prompts.prepare.geometry import Fit
+from prompts.prepare.geometry import Fit, plan_fit
 from prompts.prepare.testing import DEPTH_NEAR, write_sequence
 
 
@@ -38,9 +38,11 @@ def luma(path) -> list[np.ndarray]:
         ]
 
 
-def encode(folder, out, *, fps=24, fit=Fit.PAD):
+def encode(folder, out, *, fps=24, fit=Fit.PAD, progress=None):
     out.mkdir()
-    return sequence_encode(sequence_inspect(folder), out, fps=Fraction(fps), fit=fit)
+    report = sequence_inspect(folder)
+    plan = plan_fit(report.color.size, fit)
+    return sequence_encode(report, out, fps=Fraction(fps), plan=plan, progress=progress)
 
 
 def test_each_pass_becomes_an_h264_mp4_at_the_fps_tagged_bt709(tmp_path):
@@ -60,6 +62,15 @@ def test_each_pass_becomes_an_h264_mp4_at_the_fps_tagged_bt709(tmp_path):
             assert (context.colorspace, context.color_primaries, context.color_trc) == (1, 1, 1)
             assert context.color_range == ColorRange.MPEG
             assert sum(1 for _ in container.decode(video=0)) == 6
+
+
+def test_frames_are_coded_as_a_video_not_as_a_row_of_keyframes(tmp_path):
+    # At the accepted size the decoded frames go to the encoder as they are, marked as I pictures.
+    write_sequence(tmp_path / "seq", frames=range(1, 9), size=(1280, 704), passes=["color"])
+    videos = encode(tmp_path / "seq", tmp_path / "out")
+    with av.open(str(videos["color"].path)) as container:
+        keyframes = [packet.is_keyframe for packet in container.demux(video=0) if packet.size]
+    assert len(keyframes) == 8 and sum(keyframes) == 1
 
 
 def test_the_picture_survives_the_trip(tmp_path):
@@ -132,11 +143,9 @@ def test_every_damaged_frame_is_reported_across_passes(tmp_path):
     damage(tmp_path / "seq" / "color.0003.png")
     damage(tmp_path / "seq" / "color.0005.png")
     damage(tmp_path / "seq" / "depth.0002.png")
-    report = sequence_inspect(tmp_path / "seq")
-    assert report.ok  # headers and end markers are fine: only decoding finds it
-    (tmp_path / "out").mkdir()
+    assert sequence_inspect(tmp_path / "seq").ok  # headers and end markers are fine: only decoding finds it
     with pytest.raises(SequenceInvalid) as caught:
-        sequence_encode(report, tmp_path / "out", fps=Fraction(24), fit=Fit.PAD)
+        encode(tmp_path / "seq", tmp_path / "out")
     assert sorted(caught.value.problems) == [
         f"{name} cannot be decoded (Invalid data found when processing input): render or copy it again."
         for name in ("color.0003.png", "color.0005.png", "depth.0002.png")
@@ -146,11 +155,27 @@ def test_every_damaged_frame_is_reported_across_passes(tmp_path):
 def test_progress_counts_every_frame_of_every_pass(tmp_path):
     write_sequence(tmp_path / "seq", frames=range(1, 6))
     seen = []
-    (tmp_path / "out").mkdir()
-    sequence_encode(
-        sequence_inspect(tmp_path / "seq"), tmp_path / "out", fps=Fraction(24), fit=Fit.PAD,
-        progress=lambda stage, done, total: seen.append((stage, done, total)),
-    )
+    encode(tmp_path / "seq", tmp_path / "out", progress=lambda stage, done, total: seen.append((stage, done, total)))
     # Normalized depth is gone through twice: once for its value range, once to encode.
     assert seen[-1] == ("encoding", 20, 20)
     assert all(done <= total for _stage, done, total in seen)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "L", "LA", "1", "I;16"])
+def test_any_kind_of_png_is_encoded(tmp_path, mode):
+    (tmp_path / "seq").mkdir()
+    gradient = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (36, 1))
+    picture = Image.fromarray(np.dstack([gradient, gradient, gradient]))
+    for number in (1, 2):
+        if mode == "I;16":
+            image = Image.fromarray(gradient.astype(np.uint16) * 257)
+        elif mode == "P":
+            image = picture.convert("P", palette=Image.Palette.ADAPTIVE)
+        else:
+            image = picture.convert(mode)
+        image.save(tmp_path / "seq" / f"color.{number:04d}.png")
+    video = encode(tmp_path / "seq", tmp_path / "out")["color"]
+    gray = luma(video.path)[0]
+    # Padded into 1280x704 with black bars; the gradient runs from dark to bright inside.
+    row = gray[352, 14:-14]
+    assert video.frames == 2 and row[:20].mean() < 40 and row[-20:].mean() > (100 if mode == "1" else 200)

@@ -13,14 +13,9 @@ from prompts.models import Prompt
 from prompts.prepare.models import PreparationJob, PreparationStatus
 from prompts.prepare.selectors import preparation_get, preparations_for_user
 from prompts.prepare.services import _JobProgress, prepare_options, preparation_run, preparation_start
-from prompts.prepare.testing import write_sequence, zip_folder
+from prompts.prepare.testing import simple_names, write_sequence, zip_folder  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_model(settings):
-    settings.COSMOS = {**settings.COSMOS, "SMART_NAMES": False}
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("simple_names")]
 
 
 @pytest.fixture

@@ -17,21 +17,9 @@ from prompts.models import Prompt
 from prompts.prepare.describe import NO_CAPTION_MODEL
 from prompts.prepare.discovery import SequenceInvalid
 from prompts.prepare.services import PromptNotCreated, prepare_options, sequence_prepare
-from prompts.prepare.testing import write_sequence
+from prompts.prepare.testing import renders, simple_names, write_sequence  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_model(settings):
-    # Smart names themselves are tested with the naming module; simple names keep these tests fast.
-    settings.COSMOS = {**settings.COSMOS, "SMART_NAMES": False}
-
-
-@pytest.fixture
-def renders(isolated_storage):
-    """Six frames of color, 16-bit depth and segmentation in a folder inside the allowed input roots."""
-    return write_sequence(isolated_storage / "renders" / "shot_010", frames=range(1, 7))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("simple_names")]
 
 
 def prepared_entries() -> list[str]:
@@ -125,10 +113,6 @@ def test_a_sequence_with_problems_is_refused_and_leaves_nothing_behind(alice, re
         prepare(alice, renders, name="broken")
     assert caught.value.problems == [
         "color: frame 3 is missing (the pass runs 1-6); render the missing frames or renumber the pass.",
-        "depth does not match color: 6 frames against 5; depth has frame 3 that color does not. "
-        "Every pass needs the same frame numbers.",
-        "segmentation does not match color: 6 frames against 5; segmentation has frame 3 that color does not. "
-        "Every pass needs the same frame numbers.",
         "depth.0002.png is not an image file.",
     ]
     assert prepared_entries() == []
@@ -163,6 +147,8 @@ def test_an_inactive_user_may_not_prepare(alice, renders):
         ({"fps": 0}, "fps", "fps must be a number from 1 to 120; got 0."),
         ({"fps": 500}, "fps", "fps must be a number from 1 to 120; got 500."),
         ({"fps": float("nan")}, "fps", "fps must be a number from 1 to 120; got nan."),
+        ({"fps": "24"}, "fps", "fps must be a number from 1 to 120; got '24'."),
+        ({"fps": True}, "fps", "fps must be a number from 1 to 120; got True."),
         ({"fit": "stretch"}, "fit", "fit must be 'pad' or 'crop'; got 'stretch'."),
         ({"name": "!!!"}, "name", "The name '!!!' has no letters or digits to name a folder with; choose another."),
     ],
