@@ -34,11 +34,6 @@ def test_the_create_page_offers_the_zip_form(client, alice):
     assert 'action="/prompts/prepare/"' in page and 'name="zip"' in page
 
 
-@pytest.mark.xfail(
-    raises=TypeError, strict=True,
-    reason="prompts.prepare formats a Fraction with '.2f' and puts one in JSON, which Python 3.11 cannot "
-    "(prepare's code; reported). Strict: remove this mark once it passes.",
-)
 def test_a_zip_becomes_a_prompt_and_the_page_follows_it(client, alice, sequence_zip):
     client.force_login(alice)
     response = upload(client, sequence_zip, name="slide")
