@@ -348,3 +348,22 @@ def test_keyboard_reaches_the_navigation_and_the_forms(stack, new_page, alice):
     unlabelled = page.evaluate("""Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
         .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name)""")
     assert unlabelled == []
+
+
+def test_a_zip_of_png_sequences_becomes_a_prompt(stack, new_page, alice, tmp_path):
+    from prompts.prepare.testing import write_sequence, zip_folder
+
+    archive = zip_folder(write_sequence(tmp_path / "shot", frames=range(1, 7)), tmp_path / "shot.zip", wrap="shot")
+    page = new_page()
+    log_in(page, stack, "alice", "alice-pass-123")
+    page.goto(f"{stack.url}/prompts/new/")
+    page.click("summary:has-text('From a zip of PNG sequences')")
+    page.set_input_files("#zip_zip", str(archive))
+    page.fill("#zip_prompt_text", "A bright square slides across a gradient")
+    page.click("button:has-text('Upload and prepare')")
+    page.wait_for_url(re.compile(r"/prompts/prepare/pp_[^/]+/$"))
+    shot(page, "prompt-preparation")
+    # The worker prepares it; the page follows the progress and opens the new prompt.
+    page.wait_for_url(re.compile(r"/prompts/ps_[^/]+/$"), timeout=90_000)
+    assert "A bright square slides across a gradient" in page.inner_text("main")
+    assert page.locator("video[aria-label='segmentation input video']").count() == 1
