@@ -145,8 +145,8 @@ def chromium():
 def new_page(chromium):
     contexts = []
 
-    def make(viewport=WIDE):
-        context = chromium.new_context(viewport=viewport)
+    def make(viewport=WIDE, color_scheme="light"):
+        context = chromium.new_context(viewport=viewport, color_scheme=color_scheme)
         context.set_default_timeout(20_000)
         contexts.append(context)
         return context.new_page()
@@ -367,3 +367,13 @@ def test_a_zip_of_png_sequences_becomes_a_prompt(stack, new_page, alice, tmp_pat
     page.wait_for_url(re.compile(r"/prompts/ps_[^/]+/$"), timeout=90_000)
     assert "A bright square slides across a gradient" in page.inner_text("main")
     assert page.locator("video[aria-label='segmentation input video']").count() == 1
+
+
+def test_the_theme_follows_the_system(stack, new_page, alice):
+    background = "getComputedStyle(document.body).backgroundColor"
+    for scheme, dark in (("light", False), ("dark", True)):
+        page = new_page(color_scheme=scheme)
+        log_in(page, stack, "alice", "alice-pass-123")
+        red, green, blue = map(int, re.findall(r"\d+", page.evaluate(background))[:3])
+        assert ((red + green + blue) / 3 < 80) == dark, (scheme, page.evaluate(background))
+        shot(page, f"dashboard-{scheme}")
