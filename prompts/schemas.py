@@ -1,0 +1,110 @@
+"""Ninja schemas of the prompts API: what goes in and out of `/api/prompts`, with examples.
+
+Output schemas describe `prompts.selectors.prompt_to_dict` (the one JSON shape of a prompt, shared
+with the CLI's `--json`). `ErrorOut` is the body of every error the API returns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+from prompts.models import ModelType
+from prompts.paging import MAX_LIMIT
+from prompts.selectors import MAX_QUERY_CHARS
+
+ModelTypeName = Literal[tuple(ModelType.values)]  # type: ignore[valid-type]
+# Paging far past any real table only risks integer overflow in the database driver.
+MAX_OFFSET = 1_000_000_000
+EXAMPLE_PROMPT_ID = "ps_4f1c2a9e0b7d3c5a8e6f1b2d"
+
+
+class FieldErrorOut(Schema):
+    field: str = Field(description="Dotted path of the offending field, empty when the whole body is wrong")
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str = Field(examples=["num_steps: Input should be less than or equal to 200"])
+    field: str | None = Field(None, description="The field at fault, when there is one", examples=["num_steps"])
+    errors: list[FieldErrorOut] | None = Field(None, description="Every problem found (validation errors only)")
+
+
+# The error statuses every authenticated operation may answer, and those of operations with a body
+# (which may also be malformed, too big or of another content type).
+ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+BODY_ERRORS = {**ERRORS, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut}
+
+
+class InputVideoOut(Schema):
+    path: str = Field(description="Where the video is stored, relative to the data folder")
+    sha256: str
+    size: int
+    width: int
+    height: int
+    fps: float
+    frames: int
+    codec: str
+    duration: float
+
+
+class PromptOut(Schema):
+    id: str = Field(examples=[EXAMPLE_PROMPT_ID])
+    name: str = Field(examples=["futuristic_city_night"])
+    name_is_auto: bool = Field(description="True while the name is automatic (a smart name may still replace it)")
+    owner: str = Field(examples=["alice"])
+    model_type: ModelTypeName
+    prompt_text: str = Field(examples=["A futuristic city at night with neon lights"])
+    negative_prompt: str
+    inputs: dict[str, InputVideoOut] = Field(description="Control videos by role: color, depth, segmentation")
+    parameters: dict[str, Any]
+    enhanced_from: str | None = Field(description="Id of the prompt this one was enhanced from")
+    created_at: datetime
+    updated_at: datetime
+
+
+class PageFields(Schema):
+    """The paging fields of every list (`prompts.paging.Page.to_dict`)."""
+
+    total: int = Field(description="Matching items in all pages (at least this many when `total_exact` is false)")
+    total_exact: bool = Field(description="False when a search stopped counting at its cap")
+    limit: int
+    offset: int
+
+
+class PromptPageOut(PageFields):
+    items: list[PromptOut]
+
+
+class PromptListQuery(Schema):
+    q: str | None = Field(
+        None, max_length=MAX_QUERY_CHARS, description="Case-insensitive search in text and name", examples=["neon"]
+    )
+    model_type: ModelTypeName | None = None
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+class PromptFieldsIn(Schema):
+    """The text fields of a new prompt (multipart form fields, or JSON keys)."""
+
+    prompt_text: str = Field(max_length=100_000, examples=["A futuristic city at night with neon lights"])
+    name: str = Field("", max_length=1_000, description="Empty: a smart name is chosen", examples=["neon_city"])
+    negative_prompt: str = Field("", max_length=100_000, description="Empty: NVIDIA's default negative prompt")
+
+
+class PromptFromDirIn(PromptFieldsIn):
+    """A prompt from a folder on the server (staff only): color.mp4, optional depth.mp4, segmentation.mp4."""
+
+    video_dir: str = Field(max_length=4_096, examples=["/srv/cosmos/inputs/scene1"])
+    model_type: ModelTypeName = "transfer"
+    parameters: dict[str, Any] | None = None
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [{"prompt_text": "A futuristic city at night", "video_dir": "/srv/cosmos/inputs/scene1"}]
+        }
+    }

@@ -1,0 +1,91 @@
+"""`/api/status`, `/api/hosts/{name}/kill` and `/api/verify` against a real simulated host."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gpu.executor import executor_for
+from gpu.models import GPUHost
+from prompts.tests.api_support import ApiClient, assert_error
+from runs import services
+from runs.models import Job, Run, RunStatus
+from runs.selectors import run_output_dir
+
+pytestmark = pytest.mark.django_db
+
+
+def test_status_reports_hosts_gpus_and_queue(alice, local_host):
+    body = ApiClient(alice).get("/status").json()
+    [host] = body["hosts"]
+    assert host["host"] == local_host.name and host["simulated"] is True and host["error"] == ""
+    assert host["gpus"] and "cosmos-sim" in host["gpus"][0]["name"]
+    assert host["operations"] == [] and host["pending_runs"] == 0
+
+
+def test_status_of_an_unreachable_host_says_why_and_is_still_200(alice):
+    GPUHost.objects.create(name="gone", transport="ssh", hostname="127.0.0.1", port=1, username="x",
+                           key_path="/nonexistent", remote_dir="/tmp/gone")
+    response = ApiClient(alice).get("/status")
+    assert response.status_code == 200
+    assert response.json()["hosts"][0]["error"]
+
+
+def test_status_hides_other_users_runs(alice, bob, make_prompt, local_host):
+    [run] = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice).id]).runs
+    job = Job.objects.create(name=run.id, host=local_host, kind="transfer", run_ids=[run.id])
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, host=local_host, job_id=job.name)
+    [alices_view] = ApiClient(alice).get("/status").json()["hosts"][0]["operations"]
+    [bobs_view] = ApiClient(bob).get("/status").json()["hosts"][0]["operations"]
+    assert alices_view["run_id"] == run.id and alices_view["prompt_id"] == run.prompt_id
+    assert bobs_view["run_id"] is None and bobs_view["prompt_id"] is None
+
+
+def test_only_staff_may_kill_a_hosts_containers(alice, staff, local_host, scene_dir):
+    shutil.copy(scene_dir / "color.mp4", Path(local_host.remote_dir) / "in.mp4")
+    spec = {"prompt": "a wedged job [sim:hang]", "input_video_path": "in.mp4", "vis": {"control_weight": 0.5}}
+    with executor_for(local_host) as executor:
+        executor.job_prepare("stray")
+        executor.inference_start("stray", spec)
+        assert [c.name for c in executor.containers()] == ["cosmos-stray"]
+    assert_error(ApiClient(alice).post(f"/hosts/{local_host.name}/kill"), 403)
+    with executor_for(local_host) as executor:
+        assert [c.name for c in executor.containers()] == ["cosmos-stray"]
+    response = ApiClient(staff).post(f"/hosts/{local_host.name}/kill")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"host": local_host.name, "killed": ["cosmos-stray"], "cancelled_runs": []}
+    with executor_for(local_host) as executor:
+        assert executor.containers() == []
+
+
+def test_kill_on_an_unknown_host_is_404(staff):
+    assert_error(ApiClient(staff).post("/hosts/nowhere/kill"), 404)
+
+
+def test_only_staff_may_verify_and_fix(alice, staff, settings):
+    assert_error(ApiClient(alice).post("/verify"), 403)
+    assert ApiClient(staff).post("/verify").json()["ok"] is True
+    orphan = settings.OUTPUTS_DIR / "run_rs_orphan"
+    orphan.mkdir(parents=True)
+    report = ApiClient(staff).post("/verify", params={"fix": "true"}).json()
+    assert report["ok"] is False and report["fixed"] is True
+    [finding] = report["findings"]
+    assert finding["kind"] == "orphan_folder" and finding["fixed"]
+    assert not orphan.exists()
+
+
+def test_anonymous_gets_401_from_system_endpoints(local_host):
+    anonymous = ApiClient()
+    assert_error(anonymous.get("/status"), 401)
+    assert_error(anonymous.post(f"/hosts/{local_host.name}/kill"), 401)
+    assert_error(anonymous.post("/verify"), 401)
+
+
+def test_a_completed_runs_missing_output_is_found(staff, alice, make_prompt):
+    [run] = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice).id]).runs
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
+    assert not run_output_dir(run).exists()
+    findings = ApiClient(staff).post("/verify").json()["findings"]
+    assert [(f["kind"], f["subject"]) for f in findings] == [("missing_output", run.id)]
