@@ -52,6 +52,7 @@ from gpu.transports.base import (
     RemoteStat,
     Transport,
     command_line,
+    copy_chunks,
     temp_name,
 )
 
@@ -429,16 +430,11 @@ class SSHTransport(Transport):
         tmp = temp_name(remote_path)
 
         def upload(sftp: paramiko.SFTPClient, target: str) -> int:
-            done = 0
             try:
                 with open(local_path, "rb") as source, sftp.open(tmp, "wb") as remote:
                     remote.MAX_REQUEST_SIZE = SFTP_REQUEST
                     remote.set_pipelined(True)
-                    while chunk := source.read(CHUNK):
-                        remote.write(chunk)
-                        done += len(chunk)
-                        if on_progress:
-                            on_progress(done, total)
+                    copy_chunks(lambda: source.read(CHUNK), remote.write, total, on_progress)
                 written = sftp.stat(tmp).st_size
                 if written != total:
                     raise TransferFailed(
@@ -493,20 +489,14 @@ class SSHTransport(Transport):
                  on_progress: ProgressCallback | None) -> int:
         """Copy a command's stdout into a file with plain blocking reads (no select pipe, which
         costs two system calls per packet); return the byte count."""
-        done = 0
         try:
             channel.shutdown_write()
             channel.settimeout(CHANNEL_TIMEOUT)
-            while data := channel.recv(CHUNK):
-                target.write(data)
-                done += len(data)
-                if on_progress:
-                    on_progress(done, total)
+            return copy_chunks(lambda: channel.recv(CHUNK), target.write, total, on_progress)
         except (socket.timeout, TimeoutError):
             raise self._lost(f"downloading {remote_path}", TimeoutError()) from None
         except (EOFError, paramiko.SSHException, ConnectionError) as exc:
             raise self._lost(f"downloading {remote_path}", exc) from None
-        return done
 
     @staticmethod
     def _rename(sftp: paramiko.SFTPClient, source: str, target: str) -> None:
