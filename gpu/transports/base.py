@@ -43,6 +43,18 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def copy_chunks(read: Callable[[], bytes], write: Callable[[bytes], object], total: int,
+                on_progress: ProgressCallback | None) -> int:
+    """Copy until `read()` returns b"", telling `on_progress(done, total)`; return the bytes copied."""
+    done = 0
+    while chunk := read():
+        write(chunk)
+        done += len(chunk)
+        if on_progress:
+            on_progress(done, total)
+    return done
+
+
 def command_line(command: Command) -> str:
     """The shell line for a command: argv words are each quoted; a string is taken as it is."""
     if isinstance(command, str):

@@ -28,6 +28,7 @@ from gpu.transports.base import (
     ProgressCallback,
     RemoteStat,
     Transport,
+    copy_chunks,
     file_sha256,
     temp_name,
 )
@@ -62,14 +63,9 @@ def copy_file(source: str | Path, target: str | Path, *, on_progress: ProgressCa
     """Copy a file to a temporary sibling of `target`, check its size, then rename it into place."""
     total = os.path.getsize(source)
     tmp = temp_name(str(target))
-    done = 0
     try:
         with open(source, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                dst.write(chunk)
-                done += len(chunk)
-                if on_progress:
-                    on_progress(done, total)
+            copy_chunks(lambda: src.read(CHUNK), dst.write, total, on_progress)
         written = os.path.getsize(tmp)
         if written != total:
             raise TransferFailed(f"Copy of {source} wrote {written} of {total} bytes; nothing was kept.")

@@ -52,6 +52,7 @@ from gpu.transports.base import (
     RemoteStat,
     Transport,
     command_line,
+    copy_chunks,
     temp_name,
 )
 
@@ -429,16 +430,11 @@ class SSHTransport(Transport):
         tmp = temp_name(remote_path)
 
         def upload(sftp: paramiko.SFTPClient, target: str) -> int:
-            done = 0
             try:
                 with open(local_path, "rb") as source, sftp.open(tmp, "wb") as remote:
                     remote.MAX_REQUEST_SIZE = SFTP_REQUEST
                     remote.set_pipelined(True)
-                    while chunk := source.read(CHUNK):
-                        remote.write(chunk)
-                        done += len(chunk)
-                        if on_progress:
-                            on_progress(done, total)
+                    copy_chunks(lambda: source.read(CHUNK), remote.write, total, on_progress)
                 written = sftp.stat(tmp).st_size
                 if written != total:
                     raise TransferFailed(
@@ -470,33 +466,37 @@ class SSHTransport(Transport):
         total = self.stat(remote_path).size
         tmp = Path(temp_name(str(local_path)))
         channel = self._open_channel(["cat", "--", remote_path])
-        errors = bytearray()
         try:
-            channel.shutdown_write()
-            done = 0
             with open(tmp, "wb") as target:
-                for kind, data in self._pump(channel, idle_timeout=CHANNEL_TIMEOUT):
-                    if kind == "err":
-                        errors += data
-                        continue
-                    target.write(data)
-                    done += len(data)
-                    if on_progress:
-                        on_progress(done, total)
+                done = self._receive(channel, target, total, remote_path, on_progress)
             code = self._exit_status(channel)
             if code != 0:
+                errors = channel.recv_stderr(CHUNK) if channel.recv_stderr_ready() else b""
                 raise TransferFailed(f"Download of {remote_path} from {self.label} failed: "
                                      f"{errors.decode('utf-8', 'replace').strip() or f'exit {code}'}.")
             if done != total:
                 raise TransferFailed(f"Download of {remote_path} from {self.label} got {done} of {total} bytes; "
                                      "nothing was kept.")
             os.replace(tmp, local_path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        except OSError as exc:  # the local side: disk full, permissions
+            raise TransferFailed(f"Cannot write {local_path}: {exc.strerror or exc}.") from None
         finally:
+            tmp.unlink(missing_ok=True)
             channel.close()
         return total
+
+    def _receive(self, channel: paramiko.Channel, target, total: int, remote_path: str,
+                 on_progress: ProgressCallback | None) -> int:
+        """Copy a command's stdout into a file with plain blocking reads (no select pipe, which
+        costs two system calls per packet); return the byte count."""
+        try:
+            channel.shutdown_write()
+            channel.settimeout(CHANNEL_TIMEOUT)
+            return copy_chunks(lambda: channel.recv(CHUNK), target.write, total, on_progress)
+        except (socket.timeout, TimeoutError):
+            raise self._lost(f"downloading {remote_path}", TimeoutError()) from None
+        except (EOFError, paramiko.SSHException, ConnectionError) as exc:
+            raise self._lost(f"downloading {remote_path}", exc) from None
 
     @staticmethod
     def _rename(sftp: paramiko.SFTPClient, source: str, target: str) -> None:
