@@ -43,6 +43,7 @@ from gpu.errors import (
     GPUError,
     HostKeyMismatch,
     HostUnreachable,
+    RemoteCommandFailed,
     TransportError,
     TransportTimeout,
     UnknownHostKey,
@@ -200,6 +201,12 @@ class JobRunner:
             self._job_update(
                 state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=error.exit_code, error=error.message
             )
+        except RemoteCommandFailed as error:
+            # A command on the way (docker itself missing, a folder not writable) said no: the
+            # container did not start, and trying again would meet the same answer.
+            message = f"The host could not start the container: {error.message}"
+            logs.note(message)
+            self.fail_all(reasons.HOST_ERROR, message)
 
     def _follow(self, *, resuming: bool) -> None:
         """Copy the container's log into the runs' logs until it has ended and is drained."""
@@ -280,6 +287,8 @@ class JobRunner:
         """The host failed us. Before the container started: send the runs back to pending, or
         fail them after HOST_ATTEMPTS. After: the container works on; reconcile takes it up."""
         if self.job.state not in (JobState.CLAIMED, JobState.UPLOADING, JobState.READY):
+            # Kept for the worker that gives up on the job after MAX_JOB_ATTEMPTS.
+            Job.objects.filter(pk=self.job.pk, lease=self.lease).update(error=error.message)
             logger.warning("Lost host %s while running job %s: %s", self.job.host.name, self.job.name, error.message)
             return
         limit = settings.COSMOS["HOST_ATTEMPTS"]
