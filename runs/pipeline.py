@@ -66,6 +66,7 @@ FLUSH_WAIT = 0.02
 MAX_BATCH_LINES = 2000
 MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
+KILL_CONFIRM_SECONDS = 15.0
 # A worker taking a job for the (MAX_JOB_ATTEMPTS + 1)-th time fails it instead.
 MAX_JOB_ATTEMPTS = 5
 # The host itself could not be talked to (as opposed to a command on it failing).
@@ -330,7 +331,7 @@ def job_stop_unwanted(job_name: str) -> None:
         return  # its container has ended: collecting the job cancels these runs
     with executor_for(job.host) as executor:
         executor.job_kill(job.name)
-        if executor.job_state(job.name).running:
+        if not _confirmed(lambda: not executor.job_state(job.name).running):
             raise GPUError(f"Container cosmos-{job.name} is still running after the kill; try again.")
     run_transition(cancelling, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
 
@@ -343,13 +344,29 @@ def host_kill_all(host, *, actor: str) -> dict:
     run_transition(ids, from_=started, to=RunStatus.CANCELLING, error=f"Killed by {actor}.")
     with executor_for(host) as executor:
         killed = executor.kill_all()
-        still = [info.name for info in executor.containers() if info.running]
+        still: list[str] = []
+
+        def gone() -> bool:
+            still[:] = [info.name for info in executor.containers() if info.running and info.name in killed]
+            return not still
+
+        _confirmed(gone)
     if still:
         raise GPUError(f"{', '.join(still)} still running on {host.name} after the kill; try again.")
     run_transition(ids, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
     # The worker following a container may have seen it die and cancelled its runs first.
     cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLED).values_list("id", flat=True))
     return {"host": host.name, "killed": killed, "cancelled_runs": cancelled}
+
+
+def _confirmed(check, *, seconds: float = KILL_CONFIRM_SECONDS) -> bool:
+    """Poll `check` until it holds or `seconds` pass: a killed container takes a moment to stop."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _drain(lines_iter):
