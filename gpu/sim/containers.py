@@ -110,6 +110,9 @@ class Container:
 
     def remove(self) -> None:
         name = self.name
+        # state.json first: listings only count folders that have one, so a container being removed
+        # vanishes from every concurrent `docker ps/inspect` at once instead of half-existing.
+        (self.folder / "state.json").unlink()
         for child in sorted(self.folder.glob("*")):
             child.unlink()
         self.folder.rmdir()
@@ -142,9 +145,14 @@ def all_containers(root: Path | None = None) -> list[Container]:
         return []
     found = []
     for child in folder.iterdir():
-        if (child / "state.json").exists():
-            found.append(Container(child))
-    return sorted(found, key=lambda c: c.config.get("Created", ""), reverse=True)
+        if not (child / "state.json").exists():
+            continue
+        container = Container(child)
+        try:  # another process may be removing this container right now
+            found.append((container.config.get("Created", ""), container))
+        except FileNotFoundError:
+            continue
+    return [container for _, container in sorted(found, key=lambda pair: pair[0], reverse=True)]
 
 
 def find(ref: str) -> Container:
@@ -152,7 +160,11 @@ def find(ref: str) -> Container:
     ref = ref.lstrip("/")
     candidates = all_containers()
     for container in candidates:
-        if container.name == ref or container.id == ref:
+        try:
+            name = container.name
+        except FileNotFoundError:  # removed since it was listed
+            continue
+        if name == ref or container.id == ref:
             return container
     matches = [c for c in candidates if len(ref) >= 3 and c.id.startswith(ref)]
     if len(matches) == 1:
