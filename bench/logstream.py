@@ -38,7 +38,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The project instead of bench/ on the path: bench/queue.py would shadow the standard library's queue.
+sys.path[0] = str(ROOT)
 
 DATA_DIR = Path(tempfile.mkdtemp(prefix="cosmos-bench-logstream-"))
 os.environ["COSMOS_DATA_DIR"] = str(DATA_DIR)

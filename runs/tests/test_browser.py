@@ -147,7 +147,7 @@ def new_page(chromium):
 
     def make(viewport=WIDE, color_scheme="light"):
         context = chromium.new_context(viewport=viewport, color_scheme=color_scheme)
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(45_000)  # the machine may be busy with other test processes
         contexts.append(context)
         return context.new_page()
 
@@ -180,7 +180,7 @@ def wait_for_status(page, status: str, timeout: float = 60_000) -> None:
 # ---- the whole way: upload, run, watch, play, compare --------------------------------------------
 
 
-def test_create_run_watch_play_and_compare(stack, new_page, alice, make_local_host, scene):
+def test_create_run_watch_play_and_compare(stack, new_page, alice, make_local_host, scene_dir):
     make_local_host(sim_config=WATCHABLE_SIM)
     page = new_page()
     log_in(page, stack, "alice", "alice-pass-123")
@@ -191,7 +191,7 @@ def test_create_run_watch_play_and_compare(stack, new_page, alice, make_local_ho
     shot(page, "prompt-new")
     page.fill("#id_prompt_text", "A red ball bounces across a tiled plaza past a blue crate at dusk")
     for role in ("color", "depth", "segmentation"):
-        page.set_input_files(f"#id_{role}", str(scene / f"{role}.mp4"))
+        page.set_input_files(f"#id_{role}", str(scene_dir / f"{role}.mp4"))
     page.click("button:has-text('Create prompt')")
     page.wait_for_url(re.compile(r"/prompts/ps_[^/]+/$"))
     assert "Created prompt" in page.inner_text(".messages")
@@ -279,9 +279,9 @@ def test_create_run_watch_play_and_compare(stack, new_page, alice, make_local_ho
     shot(page, "prompts-search")
 
 
-def test_cancel_a_running_job(stack, new_page, alice, make_local_host, scene):
+def test_cancel_a_running_job(stack, new_page, alice, make_local_host, scene_dir):
     make_local_host(sim_config=SLOW_SIM)
-    prompt = prompt_create(user=alice, prompt_text="A slow scene to cancel", video_dir=scene)
+    prompt = prompt_create(user=alice, prompt_text="A slow scene to cancel", video_dir=scene_dir)
     run = inference_submit(user=alice, prompt_ids=[prompt.id], params={"num_steps": 60}).runs[0]
     page = new_page()
     log_in(page, stack, "alice", "alice-pass-123")
@@ -295,8 +295,8 @@ def test_cancel_a_running_job(stack, new_page, alice, make_local_host, scene):
     assert run.status == RunStatus.CANCELLED
 
 
-def test_bob_cannot_open_alices_run_page_or_websocket(stack, new_page, alice, bob, scene):
-    prompt = prompt_create(user=alice, prompt_text="Alice's private scene", video_dir=scene)
+def test_bob_cannot_open_alices_run_page_or_websocket(stack, new_page, alice, bob, scene_dir):
+    prompt = prompt_create(user=alice, prompt_text="Alice's private scene", video_dir=scene_dir)
     run = Run.objects.create(prompt=prompt, owner=alice, status=RunStatus.COMPLETED)
     open_socket = """async (path) => {
         const url = new URL(path, location.href); url.protocol = 'ws:';
@@ -321,8 +321,8 @@ def test_bob_cannot_open_alices_run_page_or_websocket(stack, new_page, alice, bo
     assert alices.evaluate(open_socket, f"/ws/runs/{run.id}/") == "synced"
 
 
-def test_pages_at_phone_width(stack, new_page, alice, scene):
-    prompt = prompt_create(user=alice, prompt_text="A red ball on a phone screen", video_dir=scene)
+def test_pages_at_phone_width(stack, new_page, alice, scene_dir):
+    prompt = prompt_create(user=alice, prompt_text="A red ball on a phone screen", video_dir=scene_dir)
     page = new_page(PHONE)
     log_in(page, stack, "alice", "alice-pass-123")
     for name, path in (("phone-dashboard", "/"), ("phone-prompts", "/prompts/"),

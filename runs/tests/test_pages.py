@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alices_prompt(alice, scene):
-    return prompt_create(user=alice, prompt_text="A red ball in a plaza", video_dir=scene)
+def alices_prompt(alice, scene_dir):
+    return prompt_create(user=alice, prompt_text="A red ball in a plaza", video_dir=scene_dir)
 
 
 def make_run(prompt, *, status=RunStatus.COMPLETED, files=None, **fields) -> Run:
@@ -38,11 +38,11 @@ def make_run(prompt, *, status=RunStatus.COMPLETED, files=None, **fields) -> Run
 
 
 @pytest.fixture
-def finished_run(alices_prompt, scene):
+def finished_run(alices_prompt, scene_dir):
     return make_run(
         alices_prompt,
         files={
-            "output.mp4": (scene / "color.mp4").read_bytes(),
+            "output.mp4": (scene_dir / "color.mp4").read_bytes(),
             "execution.log": b"[09-08 01:15:45|INFO|transfer.py:1:main] final args: {}\nSaved video to output.mp4\n",
             "spec.json": b'{"prompt": "A red ball"}\n',
             "manifest.txt": b"abc 3 output.mp4\n",
@@ -58,9 +58,9 @@ def login(client, user):
 # ---- list ----------------------------------------------------------------------------------
 
 
-def test_list_shows_the_users_runs_only(client, alice, bob, alices_prompt, scene):
+def test_list_shows_the_users_runs_only(client, alice, bob, alices_prompt, scene_dir):
     mine = make_run(alices_prompt)
-    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene))
+    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene_dir))
     page = login(client, alice).get("/runs/").content.decode()
     assert mine.id[:10] in page and bobs.id[:10] not in page
 
@@ -75,15 +75,15 @@ def test_list_filters_by_status_and_prompt(client, alice, alices_prompt):
     assert done.id[:10] not in page and "match these filters" in page
 
 
-def test_staff_filter_by_owner(client, staff, alice, bob, alices_prompt, scene):
+def test_staff_filter_by_owner(client, staff, alice, bob, alices_prompt, scene_dir):
     alices = make_run(alices_prompt)
-    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene))
+    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene_dir))
     page = login(client, staff).get("/runs/", {"owner": "bob"}).content.decode()
     assert bobs.id[:10] in page and alices.id[:10] not in page
 
 
-def test_a_user_cannot_filter_by_someone_elses_name(client, alice, bob, scene):
-    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene))
+def test_a_user_cannot_filter_by_someone_elses_name(client, alice, bob, scene_dir):
+    bobs = make_run(prompt_create(user=bob, prompt_text="Bob's lake", video_dir=scene_dir))
     page = login(client, alice).get("/runs/", {"owner": "bob"}).content.decode()
     assert bobs.id[:10] not in page
 
@@ -128,8 +128,8 @@ def test_unknown_or_malformed_run_ids_are_not_found(client, alice):
 # ---- files -----------------------------------------------------------------------------------
 
 
-def test_output_file_with_range(client, alice, finished_run, scene):
-    data = (scene / "color.mp4").read_bytes()
+def test_output_file_with_range(client, alice, finished_run, scene_dir):
+    data = (scene_dir / "color.mp4").read_bytes()
     login(client, alice)
     response = client.get(f"/runs/{finished_run.id}/files/output.mp4", headers={"Range": "bytes=0-99"})
     assert response.status_code == 206
@@ -159,14 +159,14 @@ def test_symlink_out_of_the_run_folder_is_not_served(client, alice, finished_run
     assert login(client, alice).get(f"/runs/{finished_run.id}/files/escape.txt").status_code == 404
 
 
-def test_zip_holds_every_file_with_manifest_spec_and_log(client, alice, finished_run, scene):
+def test_zip_holds_every_file_with_manifest_spec_and_log(client, alice, finished_run, scene_dir):
     response = login(client, alice).get(f"/runs/{finished_run.id}/zip/")
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="{finished_run.id}.zip"'
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = set(archive.namelist())
     assert {f"{finished_run.id}/{n}" for n in ("output.mp4", "manifest.txt", "spec.json", "execution.log")} <= names
-    assert archive.read(f"{finished_run.id}/output.mp4") == (scene / "color.mp4").read_bytes()
+    assert archive.read(f"{finished_run.id}/output.mp4") == (scene_dir / "color.mp4").read_bytes()
     assert archive.testzip() is None
 
 
@@ -270,8 +270,8 @@ def test_all_zero_weights_are_refused_with_the_reason(client, alice, alices_prom
     assert not Run.objects.exists()
 
 
-def test_several_prompts_start_a_batch(client, alice, scene):
-    ids = [prompt_create(user=alice, prompt_text=f"Scene {i}", video_dir=scene).id for i in range(2)]
+def test_several_prompts_start_a_batch(client, alice, scene_dir):
+    ids = [prompt_create(user=alice, prompt_text=f"Scene {i}", video_dir=scene_dir).id for i in range(2)]
     login(client, alice)
     form = client.get("/runs/new/", {"prompt_ids": ids})
     assert "Run 2 prompts as a batch" in form.content.decode()
