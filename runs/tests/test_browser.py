@@ -27,16 +27,13 @@ from prompts.services import prompt_create
 from runs.models import Run, RunStatus
 from runs.services import inference_submit
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -130,15 +127,6 @@ def stack(django_db_setup, tmp_path_factory):
     finally:
         for process in processes:
             _stop(process)
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's chromium (no browser download); named apart from pytest-playwright's `browser`."""
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
