@@ -6,10 +6,10 @@ with the CLI's `--json`). `ErrorOut` is the body of every error the API returns.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import WithJsonSchema
 
 from prompts.models import ModelType
 from prompts.paging import MAX_LIMIT
@@ -19,6 +19,9 @@ ModelTypeName = Literal[tuple(ModelType.values)]  # type: ignore[valid-type]
 # Paging far past any real table only risks integer overflow in the database driver.
 MAX_OFFSET = 1_000_000_000
 EXAMPLE_PROMPT_ID = "ps_4f1c2a9e0b7d3c5a8e6f1b2d"
+# The selectors' dicts already hold ISO 8601 text: documented as date-time, passed through as is
+# (parsing it into datetime only for the JSON encoder to format it back is wasted work on every list).
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
 class FieldErrorOut(Schema):
@@ -61,8 +64,8 @@ class PromptOut(Schema):
     inputs: dict[str, InputVideoOut] = Field(description="Control videos by role: color, depth, segmentation")
     parameters: dict[str, Any]
     enhanced_from: str | None = Field(description="Id of the prompt this one was enhanced from")
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class PageFields(Schema):

@@ -7,13 +7,12 @@ enforced ones; the services validate again (they serve the CLI and pages too).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 
 from prompts.paging import MAX_LIMIT
-from prompts.schemas import EXAMPLE_PROMPT_ID, MAX_OFFSET, ModelTypeName, PageFields, PromptOut
+from prompts.schemas import EXAMPLE_PROMPT_ID, MAX_OFFSET, ModelTypeName, PageFields, PromptOut, Timestamp
 from prompts.selectors import PROMPT_ID
 from runs.models import RunStatus
 from runs.params import FPS_RANGE, GUIDANCE_RANGE, NUM_STEPS_RANGE, SEED_RANGE, SIGMA_MAX_RANGE, STRENGTHS
@@ -46,14 +45,14 @@ class RunOut(Schema):
     batch_name: str
     host: str | None = Field(description="Name of the GPU host the run was given to", examples=["local-sim"])
     job: str | None = Field(description="The container job (one run, or a batch of runs) it runs in")
-    created_at: datetime | None = Field(description="Null only in a dry run's preview")
-    updated_at: datetime | None
-    queued_at: datetime | None
-    uploading_at: datetime | None
-    started_at: datetime | None
-    downloading_at: datetime | None
-    cancel_requested_at: datetime | None
-    completed_at: datetime | None
+    created_at: Timestamp | None = Field(description="Null only in a dry run's preview")
+    updated_at: Timestamp | None
+    queued_at: Timestamp | None
+    uploading_at: Timestamp | None
+    started_at: Timestamp | None
+    downloading_at: Timestamp | None
+    cancel_requested_at: Timestamp | None
+    completed_at: Timestamp | None
     duration_seconds: float | None
 
 
