@@ -284,7 +284,11 @@ def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float) -> Non
                   f"p95 {ms(p95)}, p99 {ms(percentile(latencies, 99))}, errors {errors}{verdict}")
     finally:
         daphne.terminate()
-        daphne.wait(timeout=10)
+        try:
+            daphne.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # requests still running: do not wait for them
+            daphne.kill()
+            daphne.wait()
         log.close()
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 
 from prompts.paging import MAX_LIMIT
-from prompts.schemas import EXAMPLE_PROMPT_ID, MAX_OFFSET, ModelTypeName, PageFields, PromptOut, Timestamp
+from prompts.schemas import EXAMPLE_PROMPT_ID, MAX_OFFSET, ModelTypeName, Out, PageFields, PromptOut, Timestamp
 from prompts.selectors import PROMPT_ID
 from runs.models import RunStatus
 from runs.params import FPS_RANGE, GUIDANCE_RANGE, NUM_STEPS_RANGE, SEED_RANGE, SIGMA_MAX_RANGE, STRENGTHS
@@ -27,7 +27,7 @@ MAX_BATCH = 500
 MAX_LOG_CHUNK = 4 * 1024 * 1024
 
 
-class RunOut(Schema):
+class RunOut(Out):
     id: str = Field(examples=[EXAMPLE_RUN_ID])
     prompt_id: str = Field(examples=[EXAMPLE_PROMPT_ID])
     owner: str = Field(examples=["alice"])
@@ -56,7 +56,7 @@ class RunOut(Schema):
     duration_seconds: float | None
 
 
-class RunFileOut(Schema):
+class RunFileOut(Out):
     name: str = Field(examples=["output.mp4"])
     size: int
     url: str = Field(examples=[f"/api/runs/{EXAMPLE_RUN_ID}/files/output.mp4"])
@@ -154,7 +154,7 @@ class EnhanceIn(Schema):
     dry_run: bool = False
 
 
-class SubmissionOut(Schema):
+class SubmissionOut(Out):
     dry_run: bool
     replayed: bool = Field(False, description="True when an Idempotency-Key matched an earlier request")
     batch_id: str
@@ -163,7 +163,7 @@ class SubmissionOut(Schema):
     plan: list[dict[str, Any]] = Field(description="Dry run only: the specs, JSONL and commands it would send")
 
 
-class LogChunkOut(Schema):
+class LogChunkOut(Out):
     lines: list[str] = Field(examples=[["[09-08 01:15:45|INFO|transfer.py:187:parse_arguments] final args: {...}"]])
     offset: int = Field(description="The offset these lines start at")
     next_offset: int = Field(description="Ask again with this offset for the lines that follow")
@@ -171,7 +171,7 @@ class LogChunkOut(Schema):
     finished: bool = Field(description="True when the run has ended: no more lines will come after the end")
 
 
-class OperationOut(Schema):
+class OperationOut(Out):
     """A run on a host. Another user's run shows only as a label (`run_id` null)."""
 
     run_id: str | None = Field(examples=[EXAMPLE_RUN_ID])
@@ -184,7 +184,7 @@ class OperationOut(Schema):
     progress: dict[str, Any] | None = None
 
 
-class GPUOut(Schema):
+class GPUOut(Out):
     """One GPU as nvidia-smi reports it (the simulator's are named "... (cosmos-sim)")."""
 
     index: int
@@ -197,7 +197,7 @@ class GPUOut(Schema):
     cuda_version: str
 
 
-class ContainerOut(Schema):
+class ContainerOut(Out):
     id: str
     name: str = Field(examples=["cosmos-rs_9b2e61f04c3a4d7e8f5a1c2b3d4e5f60"])
     image: str
@@ -207,7 +207,7 @@ class ContainerOut(Schema):
     labels: dict[str, str]
 
 
-class HostStatusOut(Schema):
+class HostStatusOut(Out):
     host: str = Field(examples=["local-sim"])
     address: str = Field(examples=["cosmos@gpu1.example.com:22"])
     simulated: bool = Field(description="True for the built-in simulator, which is not a GPU")
@@ -221,24 +221,24 @@ class HostStatusOut(Schema):
     pending_runs: int = Field(description="Runs not yet given to any host")
 
 
-class StatusOut(Schema):
+class StatusOut(Out):
     hosts: list[HostStatusOut]
 
 
-class KillOut(Schema):
+class KillOut(Out):
     host: str
     killed: list[str] = Field(description="Names of the containers killed")
     cancelled_runs: list[str]
 
 
-class FindingOut(Schema):
+class FindingOut(Out):
     kind: Literal["missing_output", "checksum_mismatch", "orphan_folder", "missing_input", "orphan_input"]
     subject: str = Field(description="Run id, prompt id or path")
     detail: str
     fixed: str = Field(description="What `fix` did about it; empty when nothing")
 
 
-class VerifyOut(Schema):
+class VerifyOut(Out):
     ok: bool
     fixed: bool
     checked_runs: int
