@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The project instead of bench/ on the path: bench/queue.py would shadow the standard library's queue.
+# The project instead of bench/ on the path: bench/queue_makespan.py would shadow the standard library's queue.
 sys.path[0] = str(ROOT)
 
 DATA_DIR = Path(tempfile.mkdtemp(prefix="cosmos-bench-logstream-"))
