@@ -38,8 +38,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The project instead of bench/ on the path: bench/queue_makespan.py would shadow the standard library's queue.
-sys.path[0] = str(ROOT)
+# The project's apps must be importable when this runs as `python bench/logstream.py`.
+sys.path.insert(0, str(ROOT))
 
 DATA_DIR = Path(tempfile.mkdtemp(prefix="cosmos-bench-logstream-"))
 os.environ["COSMOS_DATA_DIR"] = str(DATA_DIR)
