@@ -5,6 +5,8 @@ Settings give each test process its own temporary COSMOS_DATA_DIR (see settings.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 # The sshd on loopback and simulated GPU hosts (see gpu/testing.py).
@@ -29,3 +31,23 @@ def staff(django_user_model):
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser(username="root", password="root-pass-123")
+
+
+# Debian's chromium, driven by Playwright without a browser download. One per test session: a
+# second sync_playwright() while the first still runs fails ("Sync API inside the asyncio loop").
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The browser of the browser tests (named apart from pytest-playwright's `browser`)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cosmosproject.context_processors.nav_section",
             ],
         },
     },
@@ -217,5 +218,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    # paramiko logs every connection at INFO: noise in `cosmos` output and the worker's log.
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "paramiko": {"level": "WARNING"}},
 }

@@ -9,4 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("accounts/", include("accounts.urls")),
+    path("prompts/", include("prompts.urls")),
+    # The dashboard at "/", /runs/, /hosts/, /logs/ and the run actions of a prompt's page.
+    path("", include("runs.urls")),
 ]

@@ -10,7 +10,7 @@ import re
 from rich.table import Table
 
 from gpu import selectors, services
-from gpu.errors import HostInputInvalid
+from gpu.errors import HostCheckFailed, HostInputInvalid
 from gpu.models import Transport
 
 _SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<host>\[[^\]\s]+\]|[^:\s@]+)(?::(?P<port>\d+))?")
@@ -85,7 +85,7 @@ def check(ctx, options) -> None:
         ctx.print(("[green]Ready[/]" if report.ok else "[red]Not ready[/]") + f": {report.summary} "
                   f"({report.seconds:.1f} s)")
     if not report.ok:
-        raise HostInputInvalid(f"Host {report.host} failed its check: {report.summary}.")
+        raise HostCheckFailed(f"Host {report.host} failed its check: {report.summary}.")
 
 
 def import_config(ctx, options) -> None:

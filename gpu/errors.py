@@ -42,6 +42,10 @@ class HostNameTaken(GPUError):
     kind = "conflict"
 
 
+class HostCheckFailed(GPUError):
+    """`cosmos host check` found a problem (the report says which)."""
+
+
 # --- connections and transports ---------------------------------------------------------------
 
 

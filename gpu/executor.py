@@ -59,7 +59,7 @@ from gpu.failures import FailureReason, failure_reason
 from gpu.models import DEFAULT_IMAGE, GPUHost
 from gpu.sim.config import CONFIG_PATH as SIM_CONFIG_PATH
 from gpu.transports import transport_for
-from gpu.transports.base import CommandStream, ProgressCallback, Transport, decode_line
+from gpu.transports.base import CommandStream, ProgressCallback, Transport, decode_line, file_sha256, temp_name
 
 REMOTE_SCRIPTS = Path(__file__).resolve().parent / "remote"
 JOB_LABEL = "cosmos.job"
@@ -278,7 +278,7 @@ class DockerExecutor:
             if self.transport.stat(target).size == size:
                 return relative
         self.transport.mkdir_p(self.remote("cache"))
-        staging = f"{target}.upload"
+        staging = temp_name(target)  # unique: two jobs may bring the same input to a host at once
         self.transport.put(local_path, staging, on_progress=on_progress)
         remote_hash = self.transport.sha256(staging)
         if remote_hash != sha256:
@@ -418,7 +418,8 @@ class DockerExecutor:
                 raise JobNotFound(f"Job {job_id} has no folder on {self.transport.label}.")
             if stream.exit_code != 0:
                 raise RemoteCommandFailed(
-                    f"Following the log of job {job_id} failed (exit {stream.exit_code}): {stream.stderr.strip()[-300:]}",
+                    f"Following the log of job {job_id} failed (exit {stream.exit_code}): "
+                    f"{stream.stderr.replace(chr(0), '').strip()[-300:]}",
                     exit_code=stream.exit_code, stderr=stream.stderr,
                 )
             return
@@ -483,8 +484,7 @@ class DockerExecutor:
         for name in names:
             target = local_dir / name
             self.transport.get(posixpath.join(outputs, name), target, on_progress=on_progress)
-            digest = hashlib.sha256(target.read_bytes()).hexdigest()
-            if digest != hashes.get(name):
+            if file_sha256(target) != hashes.get(name):
                 target.unlink(missing_ok=True)
                 raise TransferFailed(f"{name} of job {job_id} arrived with a different sha256 than on the host; "
                                      "it was not kept. Download it again.")

@@ -22,7 +22,7 @@ REASONS = {
     "guardrail_blocked": "The safety guardrail blocked the prompt or the generated video. Rephrase the prompt.",
     "bad_spec": "The job's spec was rejected by Cosmos Transfer.",
     "killed": "The container was killed (cancelled, `docker kill`, or the host's out-of-memory killer).",
-    "crashed": "The job crashed.",
+    "crashed": "The job crashed; the last error line of its log says why.",
 }
 
 _OOM = re.compile(r"OutOfMemoryError|CUDA out of memory|CUBLAS_STATUS_ALLOC_FAILED")
@@ -79,4 +79,5 @@ def failure_reason(exit_code: int | None, log_tail: str) -> FailureReason | None
         return _reason("bad_spec", found[0] if found else f"exit code {exit_code}")
     found = _last_line(_ERROR_LINE, tail)
     detail = found[0] if found else f"exit code {exit_code}"
-    return FailureReason("crashed", f"The job crashed (exit {exit_code}).", detail.strip()[:300])
+    message = REASONS["crashed"].replace("crashed;", f"crashed (exit {exit_code});")
+    return FailureReason("crashed", message, detail.strip()[:300])

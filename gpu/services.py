@@ -164,6 +164,10 @@ def host_validate(
         words = []
     if not words or "\n" in docker_cmd or len(docker_cmd) > 100:
         raise HostInputInvalid(f"Docker command {docker_cmd!r} is not a command (e.g. 'sudo docker').", field="docker_cmd")
+    if simulated and transport == Transport.LOCAL and words[0] == "sudo":
+        # sudo resets PATH, which is how the simulator's `docker` is found.
+        raise HostInputInvalid("A local simulated host runs the simulator's docker without sudo: use 'docker'.",
+                               field="docker_cmd")
     values["docker_cmd"] = docker_cmd
     image = (image or DEFAULT_IMAGE).strip()
     if not IMAGE.fullmatch(image):

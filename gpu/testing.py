@@ -27,7 +27,7 @@ import pytest
 
 SSHD = "/usr/sbin/sshd"
 # Fast enough for tests, slow enough that a job is observably running for a moment.
-FAST_SIM = {"load_seconds": 0.3, "step_seconds": 0.01}
+FAST_SIM = {"load_seconds": 0.1, "step_seconds": 0.01}
 
 
 class SshdUnavailable(Exception):
@@ -137,13 +137,15 @@ def sshd(tmp_path_factory):
     server.stop()
 
 
-def _kill_leftovers(hosts) -> None:
-    from gpu.errors import GPUError
-    from gpu.executor import executor_for
+def _kill_leftovers(state_dirs) -> None:
+    """Kill what a test left running, straight through the simulator's state (no connection needed)."""
+    from gpu.sim import containers
 
-    for host in hosts:
-        with contextlib.suppress(GPUError), executor_for(host) as executor:
-            executor.kill_all()
+    for state in state_dirs:
+        for container in containers.all_containers(Path(state)):
+            with contextlib.suppress(RuntimeError, FileNotFoundError):  # ended meanwhile
+                if container.running():
+                    container.kill()
 
 
 def _host_factory(tmp_path, prefix: str, defaults: dict):
@@ -171,14 +173,16 @@ def make_ssh_host(sshd, db, tmp_path):
         "key_path": str(sshd.client_key), "host_key": sshd.host_key,
     })
     yield make
-    _kill_leftovers(created)
+    _kill_leftovers([sshd.sim_state])
 
 
 @pytest.fixture
 def make_local_host(db, tmp_path):
+    from gpu.sim.install import LOCAL_STATE_DIR
+
     make, created = _host_factory(tmp_path, "local-sim", {"transport": "local"})
     yield make
-    _kill_leftovers(created)
+    _kill_leftovers([Path(host.remote_dir) / LOCAL_STATE_DIR for host in created])
 
 
 @pytest.fixture
@@ -192,6 +196,8 @@ def local_host(make_local_host):
 
 
 @pytest.fixture(params=["ssh", "local"])
-def sim_host(request):
+def sim_host(request, db):
     """A simulated host on each transport: the same test runs over SSH and locally."""
+    # `db` is asked for here, not only through getfixturevalue: pytest-django must see it when it
+    # sets up the test database for a test that reaches the database only through this fixture.
     return request.getfixturevalue(f"{request.param}_host")

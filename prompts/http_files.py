@@ -8,9 +8,9 @@ It lives in `prompts` because prompt inputs are served with it and `prompts` may
 app of ours; `runs` (outputs) and the API use it too.
 
 Why not Django's FileResponse: under ASGI (daphne) Django reads a synchronous file iterator into
-a list before sending it, i.e. a whole 2 GB video in memory. Here an ASGI request gets an
-asynchronous iterator that reads chunk by chunk off the event loop; a WSGI request (the test
-client) gets a plain generator.
+a list before sending it, i.e. a whole 2 GB video in memory. `stream_response` gives an ASGI
+request an asynchronous iterator that runs each blocking step (a read, a zip chunk) in a worker
+thread and sends it at once; a WSGI request (the test client) gets the plain generator.
 """
 
 from __future__ import annotations
@@ -110,20 +110,6 @@ def _sync_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield data
 
 
-async def _async_chunks(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(open, path, "rb")
-    try:
-        await asyncio.to_thread(handle.seek, start)
-        while length > 0:
-            data = await asyncio.to_thread(handle.read, min(CHUNK_SIZE, length))
-            if not data:
-                return
-            length -= len(data)
-            yield data
-    finally:
-        handle.close()
-
-
 def file_response(
     request: HttpRequest,
     path: Path,
@@ -168,12 +154,7 @@ def file_response(
     if request.method == "HEAD" or length == 0:
         response = HttpResponse(status=206 if span else 200)
     else:
-        chunks = (
-            _async_chunks(path, start, length)
-            if isinstance(request, ASGIRequest)
-            else _sync_chunks(path, start, length)
-        )
-        response = StreamingHttpResponse(chunks, status=206 if span else 200)
+        response = stream_response(request, _sync_chunks(path, start, length), status=206 if span else 200)
     response["Content-Type"] = content_type
     response["Content-Length"] = str(length)
     if span:
@@ -185,3 +166,21 @@ def file_response(
         as_attachment=not inline, filename=download_name or path.name
     )
     return response
+
+
+async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    # Each step of a blocking generator (file reads, zip compression) runs off the event loop.
+    sentinel = object()
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, sentinel)) is not sentinel:
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()
+
+
+def stream_response(request: HttpRequest, chunks: Iterator[bytes], **kwargs) -> StreamingHttpResponse:
+    """A streaming response of a blocking generator that daphne sends as it is produced."""
+    body = _in_thread(chunks) if isinstance(request, ASGIRequest) else chunks
+    return StreamingHttpResponse(body, **kwargs)

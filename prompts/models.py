@@ -54,3 +54,7 @@ class Prompt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.name}"
+
+
+# PNG-sequence preparation keeps its model in its own package; importing it here registers it.
+from prompts.prepare.models import PreparationJob  # noqa: E402,F401

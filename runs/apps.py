@@ -10,3 +10,5 @@ class RunsConfig(AppConfig):
         from runs.schedules import schedules_ensure
 
         post_migrate.connect(schedules_ensure, sender=self, dispatch_uid="runs-schedules")
+        # A prompt's page shows the inference form and the prompt's runs (prompts cannot import runs).
+        from runs import prompt_sections  # noqa: F401

@@ -7,38 +7,29 @@ and no symlink that leads out of the folder.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from logs.errors import LogQueryError
 from logs.files import LogFile
 from prompts.errors import InvalidInput, NotFound
 from runs.models import FINISHED_STATUSES, Run
+from runs.output_files import output_file_path, output_files
 from runs.outputs import run_log_path
-from runs.selectors import run_get, run_output_dir
+from runs.selectors import run_get
 
-FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 LOG_CHUNK_BYTES = 256 * 1024
 
 
 def run_files(run: Run) -> list[dict]:
-    """The regular files of the run's folder, by name: [{"name", "size"}]."""
-    folder = run_output_dir(run)
-    if not folder.is_dir():
-        return []
-    return [
-        {"name": path.name, "size": path.stat().st_size}
-        for path in sorted(folder.iterdir())
-        if FILE_NAME.match(path.name) and path.is_file() and _inside(path, folder)
-    ]
+    """The regular files of the run's folder, as the pages list them: [{"name", "size"}]."""
+    return [{"name": f.name, "size": f.size} for f in output_files(run)]
 
 
 def run_file_path(*, user, run_id: str, name: str) -> Path:
     """The path of the file `name` in the run's folder, if `user` may see the run and it exists."""
     run = run_get(user=user, run_id=run_id)
-    folder = run_output_dir(run)
-    path = folder / name
-    if not FILE_NAME.match(name) or not path.is_file() or not _inside(path, folder):
+    path = output_file_path(run, name)
+    if path is None:
         raise NotFound(f"Run {run.id} has no file {name!r}.", field="name")
     return path
 
@@ -57,7 +48,3 @@ def run_log_read(*, user, run_id: str, offset: int = 0, max_bytes: int = LOG_CHU
     except LogQueryError as exc:
         raise InvalidInput(exc.message, field=exc.field) from None
     return {"lines": lines, "offset": offset, "next_offset": next_offset, "status": run.status, "finished": finished}
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())

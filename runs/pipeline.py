@@ -32,6 +32,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Case, F, IntegerField, When
 from django.utils import timezone
 
@@ -42,17 +43,18 @@ from gpu.errors import (
     GPUError,
     HostKeyMismatch,
     HostUnreachable,
+    RemoteCommandFailed,
     TransportError,
     TransportTimeout,
     UnknownHostKey,
 )
 from gpu.executor import executor_for
 from runs import collect, plans, reasons
-from runs.progress import ProgressTracker
 from runs.dispatcher import dispatch_soon, new_lease, slot_free
 from runs.heartbeat import Heartbeat
 from runs.joblog import JobLogs
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, Run, RunStatus
+from runs.progress import ProgressTracker
 from runs.transitions import run_transition
 
 logger = logging.getLogger(__name__)
@@ -64,8 +66,7 @@ FLUSH_WAIT = 0.02
 MAX_BATCH_LINES = 2000
 MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
-
-
+KILL_CONFIRM_SECONDS = 15.0
 # A worker taking a job for the (MAX_JOB_ATTEMPTS + 1)-th time fails it instead.
 MAX_JOB_ATTEMPTS = 5
 # The host itself could not be talked to (as opposed to a command on it failing).
@@ -174,18 +175,21 @@ class JobRunner:
         return True
 
     def _start(self) -> bool:
-        ids = [run.id for run in self.runs([RunStatus.UPLOADING])]
-        run_transition(ids, from_=[RunStatus.UPLOADING], to=RunStatus.RUNNING)
-        runs = self.runs([RunStatus.RUNNING])  # the set is fixed now: a run cancelled meanwhile stays out
+        # Runs and job become "running" together: the run set is fixed now (a run cancelled
+        # before stays out), and a worker dying here leaves both as they were, or both moved.
+        with transaction.atomic():
+            ids = [run.id for run in self.runs([RunStatus.UPLOADING])]
+            run_transition(ids, from_=[RunStatus.UPLOADING], to=RunStatus.RUNNING)
+            runs = self.runs([RunStatus.RUNNING])
+            if runs:
+                self._job_update(state=JobState.RUNNING, started_at=timezone.now(), run_ids=[run.id for run in runs])
         if not runs:
             return self._finish_unstarted()
         payload = plans.job_payload(self.job, runs)
         plans.payload_files_write(self.job, runs, payload)
         logs = JobLogs(self.job, runs)
         logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}).")
-        self._job_update(
-            state=JobState.RUNNING, started_at=timezone.now(), run_ids=[run.id for run in runs], log_marks=logs.mark()
-        )
+        self._job_update(log_marks=logs.mark())  # before the container's first line can arrive
         self._container_start(payload, logs)
         return True
 
@@ -198,6 +202,12 @@ class JobRunner:
             self._job_update(
                 state=JobState.COLLECTING, ended_at=timezone.now(), exit_code=error.exit_code, error=error.message
             )
+        except RemoteCommandFailed as error:
+            # A command on the way (docker itself missing, a folder not writable) said no: the
+            # container did not start, and trying again would meet the same answer.
+            message = f"The host could not start the container: {error.message}"
+            logs.note(message)
+            self.fail_all(reasons.HOST_ERROR, message)
 
     def _follow(self, *, resuming: bool) -> None:
         """Copy the container's log into the runs' logs until it has ended and is drained."""
@@ -237,7 +247,8 @@ class JobRunner:
 
     def runs(self, statuses) -> list[Run]:
         """The job's runs in these statuses, in the job's line order."""
-        order = Case(*[When(id=rid, then=index) for index, rid in enumerate(self.job.run_ids)], output_field=IntegerField())
+        lines = [When(id=run_id, then=index) for index, run_id in enumerate(self.job.run_ids)]
+        order = Case(*lines, output_field=IntegerField())
         return list(
             Run.objects.filter(id__in=self.job.run_ids, job_id=self.job.name, status__in=statuses)
             .select_related("prompt", "parent")
@@ -260,6 +271,7 @@ class JobRunner:
 
     def _finish_unstarted(self) -> bool:
         """Every run of the job was cancelled before its container started."""
+        run_transition(self.job.run_ids, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
         self.job_done("cancelled")
         return False
 
@@ -276,6 +288,8 @@ class JobRunner:
         """The host failed us. Before the container started: send the runs back to pending, or
         fail them after HOST_ATTEMPTS. After: the container works on; reconcile takes it up."""
         if self.job.state not in (JobState.CLAIMED, JobState.UPLOADING, JobState.READY):
+            # Kept for the worker that gives up on the job after MAX_JOB_ATTEMPTS.
+            Job.objects.filter(pk=self.job.pk, lease=self.lease).update(error=error.message)
             logger.warning("Lost host %s while running job %s: %s", self.job.host.name, self.job.name, error.message)
             return
         limit = settings.COSMOS["HOST_ATTEMPTS"]
@@ -302,40 +316,57 @@ class JobRunner:
 
 
 def job_stop_unwanted(job_name: str) -> None:
-    """Honour cancel requests of a started job: a run being cancelled while others of its
-    batch still run is dropped (cancelled at once; its output will be discarded); when no run
-    wants the container any more it is killed, and its runs are cancelled once it is gone."""
+    """Honour cancel requests of a started job. A run being cancelled while others of its batch
+    still run is dropped from it (cancelled at once; its output is discarded); when no run wants
+    the container any more, the container is killed and its runs are cancelled once it is gone."""
     cancelling = list(Run.objects.filter(job_id=job_name, status=RunStatus.CANCELLING).values_list("id", flat=True))
     if not cancelling:
         return
     job = Job.objects.select_related("host").filter(name=job_name).first()
-    wanted = Run.objects.filter(job_id=job_name, status__in=[RunStatus.RUNNING, RunStatus.DOWNLOADING]).exists()
-    if job is None or wanted or job.state != JobState.RUNNING or job.host is None:
-        # Dropped from a batch that goes on, or the container is already over: collect sees to it.
-        if wanted or job is None or job.state == JobState.DONE:
-            run_transition(cancelling, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
+    others_run = Run.objects.filter(job_id=job_name, status__in=[RunStatus.RUNNING, RunStatus.DOWNLOADING]).exists()
+    if job is None or job.state == JobState.DONE or others_run:
+        run_transition(cancelling, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
         return
+    if job.state != JobState.RUNNING or job.host is None:
+        return  # its container has ended: collecting the job cancels these runs
     with executor_for(job.host) as executor:
         executor.job_kill(job.name)
-        if executor.job_state(job.name).running:
+        if not _confirmed(lambda: not executor.job_state(job.name).running):
             raise GPUError(f"Container cosmos-{job.name} is still running after the kill; try again.")
     run_transition(cancelling, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
 
 
 def host_kill_all(host, *, actor: str) -> dict:
     """Kill every Cosmos container on `host`; the runs they held end `cancelled`."""
-    jobs = list(Job.objects.filter(host=host, state__in=[JobState.RUNNING]).values_list("name", flat=True))
-    ids = list(Run.objects.filter(job_id__in=jobs, status__in=[RunStatus.RUNNING, RunStatus.DOWNLOADING]).values_list("id", flat=True))
-    run_transition(ids, from_=[RunStatus.RUNNING, RunStatus.DOWNLOADING], to=RunStatus.CANCELLING, error=f"Killed by {actor}.")
+    started = [RunStatus.RUNNING, RunStatus.DOWNLOADING]
+    jobs = Job.objects.filter(host=host, state=JobState.RUNNING).values("name")
+    ids = list(Run.objects.filter(job_id__in=jobs, status__in=started).values_list("id", flat=True))
+    run_transition(ids, from_=started, to=RunStatus.CANCELLING, error=f"Killed by {actor}.")
     with executor_for(host) as executor:
         killed = executor.kill_all()
-        still = [info.name for info in executor.containers() if info.running]
+        still: list[str] = []
+
+        def gone() -> bool:
+            still[:] = [info.name for info in executor.containers() if info.running and info.name in killed]
+            return not still
+
+        _confirmed(gone)
     if still:
         raise GPUError(f"{', '.join(still)} still running on {host.name} after the kill; try again.")
     run_transition(ids, from_=[RunStatus.CANCELLING], to=RunStatus.CANCELLED)
     # The worker following a container may have seen it die and cancelled its runs first.
     cancelled = list(Run.objects.filter(id__in=ids, status=RunStatus.CANCELLED).values_list("id", flat=True))
     return {"host": host.name, "killed": killed, "cancelled_runs": cancelled}
+
+
+def _confirmed(check, *, seconds: float = KILL_CONFIRM_SECONDS) -> bool:
+    """Poll `check` until it holds or `seconds` pass: a killed container takes a moment to stop."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _drain(lines_iter):

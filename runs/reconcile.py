@@ -22,6 +22,7 @@ from gpu.errors import TransportError
 from gpu.executor import executor_for
 from runs import reasons
 from runs.dispatcher import job_enqueue, new_lease
+from runs.pipeline import CONNECTION_ERRORS
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, RunStatus
 from runs.transitions import run_transition
 
@@ -54,12 +55,14 @@ def _reconcile(job: Job, now) -> Action:
     try:
         with executor_for(job.host) as executor:
             state = executor.job_state(job.name)
-    except TransportError as error:
+    except CONNECTION_ERRORS as error:
         lost_after = timedelta(seconds=settings.COSMOS["LOST_AFTER_SECONDS"])
         if job.heartbeat_at and job.heartbeat_at < now - lost_after:
             return _fail_lost(job, action, error.message)
         action.action, action.detail = "waiting", f"Host unreachable ({error.message}); will look again."
         return action
+    except TransportError as error:  # the host answers but the look failed: a worker settles it
+        return _hand_over(job, action, "collecting", f"Could not look at the container ({error.message}).")
     if state.running:
         return _hand_over(job, action, "re-attached", "The container still runs; following its log from the mark.")
     if state.exists:

@@ -10,13 +10,14 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Case, Count, When
 
 from prompts.access import visible_to
 from prompts.errors import InvalidInput, NotFound
-from prompts.models import Prompt
+from prompts.models import ModelType, Prompt
 from prompts.paging import Page, paginate
 from prompts.selectors import model_type_check
-from runs.models import ACTIVE_STATUSES, Run, RunStatus
+from runs.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus
 
 RUN_ID = re.compile(r"^rs_[A-Za-z0-9_-]{1,37}$")
 
@@ -110,8 +111,41 @@ def run_to_dict(run: Run) -> dict:
 
 
 def _runs(user):
-    return visible_to(Run.objects.select_related("owner", "host"), user).order_by("-created_at", "id")
+    # The prompt too: every page that lists runs shows the prompt's name.
+    return visible_to(Run.objects.select_related("owner", "host", "prompt"), user).order_by("-created_at", "id")
 
 
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
+
+
+# ---- reads of the pages (dashboard, a run's page) ------------------------------------------
+QUEUE_LIMIT = 50
+
+
+def runs_active(*, user, limit: int = QUEUE_LIMIT) -> list[Run]:
+    """The user's pending and active runs (staff: everyone's): the running ones first, then the
+    queue in the order the dispatcher takes it (priority, then age)."""
+    runs = _runs(user).filter(status__in=ACTIVE_STATUSES)
+    running_first = Case(When(status=RunStatus.PENDING, then=1), default=0)
+    return list(runs.order_by(running_first, "-priority", "created_at", "id")[:limit])
+
+
+def runs_with_outputs(*, user, limit: int = 12) -> list[Run]:
+    """The user's most recently finished runs that produced a video (the dashboard's gallery)."""
+    runs = _runs(user).filter(
+        status=RunStatus.COMPLETED, model_type__in=(ModelType.TRANSFER, ModelType.UPSCALE)
+    )
+    return list(runs.order_by("-completed_at", "id")[:limit])
+
+
+def run_upscales(*, user, run: Run) -> list[Run]:
+    """The upscale runs made from `run` that the user may see, newest first."""
+    return list(_runs(user).filter(parent=run, model_type=ModelType.UPSCALE))
+
+
+def host_loads() -> dict[int, int]:
+    """Containers running per host id (a batch is one): how many GPU slots are busy. Counts
+    everyone's jobs; no run is shown."""
+    rows = Job.objects.filter(state=JobState.RUNNING, host__isnull=False).values("host_id")
+    return {row["host_id"]: row["n"] for row in rows.annotate(n=Count("id")).order_by()}

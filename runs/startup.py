@@ -28,6 +28,7 @@ def local_sim_host_ensure() -> GPUHost | None:
             "transport": Transport.LOCAL,
             "simulated": True,
             "remote_dir": str(settings.DATA_DIR / "gpuhost"),
+            "docker_cmd": "docker",  # the simulator's docker, found on PATH (sudo would reset PATH)
         },
     )
     return host if created else None

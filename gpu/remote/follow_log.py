@@ -7,8 +7,8 @@ usage: follow_log.py JOB_DIR OFFSET CONTAINER DOCKER_COMMAND...
 Writes the raw bytes of JOB_DIR/job.log from OFFSET to stdout as they are appended. The job
 has ended when JOB_DIR/exit_code exists or the container is not running (killed, removed, or
 never started); the log is then read to its end and the program exits 0. It exits as well
-when its stdin reaches end-of-file (the reader went away), and writes a heartbeat byte to
-stderr every few seconds so that a reader can tell a silent job from a dead connection.
+when its stdin reaches end-of-file (the reader went away), and writes a heartbeat (a NUL
+byte) to stderr every few seconds so that a reader can tell a silent job from a dead connection.
 """
 
 import os
@@ -69,7 +69,7 @@ def main():
             out.flush()
             return 0
         if now >= next_beat:
-            sys.stderr.buffer.write(b".")
+            sys.stderr.buffer.write(b"\0")
             sys.stderr.flush()
             next_beat = now + HEARTBEAT
         readable, _, _ = select.select([sys.stdin], [], [], POLL)

@@ -87,17 +87,18 @@ class Container:
     def running(self) -> bool:
         return bool(self.state().get("Running"))
 
-    def kill(self, sig: int = signal.SIGKILL, *, wait: float = 5.0) -> None:
+    def kill(self, *, wait: float = 5.0) -> None:
+        """SIGKILL the command's process group, as `docker kill` does; RuntimeError if not running."""
         state = self.state()
         if not state.get("Running"):
             raise RuntimeError("not running")
         try:
-            os.killpg(state["Pid"], sig)
+            os.killpg(state["Pid"], signal.SIGKILL)
         except ProcessLookupError:
             pass
         # Docker answers once the container is dead; the supervisor records it within moments.
         deadline = time.monotonic() + wait
-        while sig == signal.SIGKILL and time.monotonic() < deadline and self.running():
+        while time.monotonic() < deadline and self.running():
             time.sleep(0.01)
 
     def wait(self, poll: float = 0.05) -> int:
@@ -109,11 +110,14 @@ class Container:
 
     def remove(self) -> None:
         name = self.name
+        # state.json first: listings only count folders that have one, so a container being removed
+        # vanishes from every concurrent `docker ps/inspect` at once instead of half-existing.
+        (self.folder / "state.json").unlink()
         for child in sorted(self.folder.glob("*")):
             child.unlink()
         self.folder.rmdir()
         try:
-            (state_root() / "names" / name).rmdir()
+            (self.folder.parent.parent / "names" / name).rmdir()
         except FileNotFoundError:
             pass
 
@@ -135,15 +139,20 @@ def _alive(pid) -> bool:
         return True
 
 
-def all_containers() -> list[Container]:
-    folder = state_root() / "containers"
+def all_containers(root: Path | None = None) -> list[Container]:
+    folder = (root or state_root()) / "containers"
     if not folder.is_dir():
         return []
     found = []
     for child in folder.iterdir():
-        if (child / "state.json").exists():
-            found.append(Container(child))
-    return sorted(found, key=lambda c: c.config.get("Created", ""), reverse=True)
+        if not (child / "state.json").exists():
+            continue
+        container = Container(child)
+        try:  # another process may be removing this container right now
+            found.append((container.config.get("Created", ""), container))
+        except FileNotFoundError:
+            continue
+    return [container for _, container in sorted(found, key=lambda pair: pair[0], reverse=True)]
 
 
 def find(ref: str) -> Container:
@@ -151,7 +160,11 @@ def find(ref: str) -> Container:
     ref = ref.lstrip("/")
     candidates = all_containers()
     for container in candidates:
-        if container.name == ref or container.id == ref:
+        try:
+            name = container.name
+        except FileNotFoundError:  # removed since it was listed
+            continue
+        if name == ref or container.id == ref:
             return container
     matches = [c for c in candidates if len(ref) >= 3 and c.id.startswith(ref)]
     if len(matches) == 1:
@@ -199,7 +212,6 @@ def start(container: Container) -> None:
     os.close(ready_write)
     with os.fdopen(ready_read, "rb") as ready:
         ready.read()  # closed by the supervisor once the state says "running" (or the start failed)
-    os.waitpid(pid, os.WNOHANG)
 
 
 def _supervise(container: Container, ready_fd: int) -> None:

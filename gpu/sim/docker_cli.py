@@ -16,6 +16,7 @@ plain one: the host's /etc/profile would reset PATH, which a real image's enviro
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -73,8 +74,6 @@ def known_images() -> list[str]:
 
 
 def image_id(image: str) -> str:
-    import hashlib
-
     return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
@@ -364,17 +363,24 @@ def cmd_logs(args) -> int:
             data = b"".join(lines[-int(args.tail):]) if int(args.tail) > 0 else b""
         out.write(data)
         out.flush()
-        while args.follow:
-            running = container.running()
-            chunk = log.read()
-            if chunk:
-                out.write(chunk)
-                out.flush()
-            elif not running:
-                break
-            else:
-                time.sleep(0.02)
+        if args.follow:
+            _relay(container, log)
     return 0
+
+
+def _relay(container: containers.Container, log) -> None:
+    """Copy what the container appends to its log to stdout until it has ended and all is read."""
+    out = sys.stdout.buffer
+    while True:
+        running = container.running()  # looked at before reading: nothing written after is missed
+        chunk = log.read()
+        if chunk:
+            out.write(chunk)
+            out.flush()
+        elif not running:
+            return
+        else:
+            time.sleep(0.02)
 
 
 def _workspace(volumes: list[str], workdir: str) -> tuple[str | None, list[dict]]:
@@ -477,16 +483,7 @@ def cmd_run(args) -> int:
         return 0
     # Foreground: relay the output, then exit with the container's code, as `docker run` does.
     with open(container.log_path, "rb") as log:
-        while True:
-            running = container.running()
-            chunk = log.read()
-            if chunk:
-                sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
-            elif not running:
-                break
-            else:
-                time.sleep(0.02)
+        _relay(container, log)
     code = container.wait()
     if args.rm:
         container.remove()

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-from gpu.sim import video
 from gpu.sim.config import SimConfig, pause
 from gpu.sim.logfmt import GUARDRAIL, PIPELINE, log, progress, traceback
 
@@ -205,6 +204,8 @@ def generate(args, item: dict, index: int, folder: Path, cfg: SimConfig, batch: 
 
 
 def write_videos(args, item: dict, folder: Path, name: str) -> None:
+    from gpu.sim import video  # PyAV and numpy load in ~0.3 s: only when there is a video to write
+
     controls = item["controls"]
     source = item["visual_input"] or next((c["input_control"] for c in controls.values() if c.get("input_control")), "")
     if not source:

@@ -12,7 +12,6 @@ import hashlib
 import os
 import time
 
-from gpu.sim import video
 from gpu.sim.config import SimConfig, pause
 from gpu.sim.logfmt import UPSAMPLER, log
 from gpu.sim.transfer import OOM
@@ -50,6 +49,8 @@ class PixtralPromptUpsampler:
         failure = self.config.failure_for(texts=(prompt,)) or self.job_failure
         if not os.path.exists(video_path):
             raise FileNotFoundError(f"[Errno 2] No such file or directory: '{video_path}'")
+        from gpu.sim import video
+
         info = video.probe(video_path)
         pause(self.config.step_seconds * 4)
         if failure == "out_of_memory":

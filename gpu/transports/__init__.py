@@ -44,9 +44,10 @@ def transport_for(host: "GPUHost", *, accept_new_key: bool = False) -> Transport
     if host.transport == TransportKind.LOCAL:
         env = {}
         if host.simulated:
-            from gpu.sim.install import sim_env
+            from gpu.sim.install import LOCAL_STATE_DIR, sim_env
 
-            env = sim_env(sim_root(), state_dir=f"{host.remote_dir.rstrip('/')}/.cosmos-sim/docker")
+            env = sim_env(sim_root(), state_dir=f"{host.remote_dir.rstrip('/')}/{LOCAL_STATE_DIR}")
+            env["COSMOS_SIM_IMAGES"] = host.image  # the simulated machine has the image it is told to use
         return LocalTransport(env=env, label=f"host {host.name} (this machine)")
     return SSHTransport(
         hostname=host.hostname,
@@ -56,4 +57,5 @@ def transport_for(host: "GPUHost", *, accept_new_key: bool = False) -> Transport
         host_key=host.host_key,
         accept_new_key=accept_new_key,
         label=f"host {host.name} ({host.username}@{host.hostname}:{host.port})",
+        host_name=host.name,
     )

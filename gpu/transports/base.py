@@ -3,7 +3,8 @@
 A `Transport` talks to one host. Open it with `transport_for(host)` (or use it as a context
 manager); it connects lazily, reconnects by itself when the connection dropped between two
 operations, and raises a `gpu.errors.TransportError` subclass for every failure, with a message
-that says what to do. One transport is used by one thread at a time.
+that says what to do. Threads may share a transport (e.g. one follows a log while another asks
+for the job's state); each command or stream runs on its own channel.
 
 Paths are the host's paths (POSIX strings). Commands are argv lists (each word is quoted for the
 remote shell, nothing is ever pasted unquoted) or, rarely, a ready shell line.
@@ -14,6 +15,7 @@ renamed; a failed copy leaves nothing at the target path.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 from abc import ABC, abstractmethod
@@ -30,6 +32,27 @@ ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
 DEFAULT_TIMEOUT = 120.0
 # Copy buffer: large enough to keep a pipe or an SFTP window busy.
 CHUNK = 1024 * 1024
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a local file, read in chunks (outputs can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_chunks(read: Callable[[], bytes], write: Callable[[bytes], object], total: int,
+                on_progress: ProgressCallback | None) -> int:
+    """Copy until `read()` returns b"", telling `on_progress(done, total)`; return the bytes copied."""
+    done = 0
+    while chunk := read():
+        write(chunk)
+        done += len(chunk)
+        if on_progress:
+            on_progress(done, total)
+    return done
 
 
 def command_line(command: Command) -> str:
@@ -88,15 +111,23 @@ class CommandStream:
 
     STDERR_TAIL = 64 * 1024
 
-    def __init__(self, chunks: Iterator[bytes], finish: Callable[[], int], close: Callable[[], None]):
+    def __init__(
+        self,
+        chunks: Iterator[tuple[str, bytes]],
+        finish: Callable[[], int],
+        close: Callable[[], None],
+        *,
+        merge_stderr: bool = True,
+    ):
+        """`chunks` yields ("out" | "err", bytes) as they arrive; `finish` returns the exit code."""
         self._chunks = chunks
         self._finish = finish
         self._close = close
+        self._merge = merge_stderr
         self._stderr = bytearray()
         self.exit_code: int | None = None
 
-    # Transports feed stderr here when it is kept apart from the lines.
-    def add_stderr(self, data: bytes) -> None:
+    def _keep_stderr(self, data: bytes) -> None:
         self._stderr += data
         if len(self._stderr) > self.STDERR_TAIL:
             del self._stderr[: len(self._stderr) - self.STDERR_TAIL]
@@ -106,17 +137,22 @@ class CommandStream:
         return self._stderr.decode("utf-8", "replace")
 
     def raw_lines(self) -> Iterator[bytes]:
-        pending = b""
-        for chunk in self._chunks:
-            if b"\n" not in chunk:
-                pending += chunk
+        # Each stream has its own unfinished line: merged output never splices stdout into stderr.
+        pending = {"out": b"", "err": b""}
+        for kind, chunk in self._chunks:
+            if kind == "err" and not self._merge:
+                self._keep_stderr(chunk)
                 continue
-            parts = (pending + chunk).split(b"\n")
-            pending = parts.pop()
+            if b"\n" not in chunk:
+                pending[kind] += chunk
+                continue
+            parts = (pending[kind] + chunk).split(b"\n")
+            pending[kind] = parts.pop()
             for part in parts:
                 yield part + b"\n"
-        if pending:
-            yield pending
+        for rest in pending.values():
+            if rest:
+                yield rest
         self.exit_code = self._finish()
 
     def __iter__(self) -> Iterator[str]:
@@ -180,10 +216,6 @@ class Transport(ABC):
         that many seconds (a command meant to be followed for hours should print a heartbeat on
         stderr, as `follow_log.py` does, so that a dead connection is noticed).
         """
-
-    def check_output(self, command: Command, *, what: str, timeout: float | None = DEFAULT_TIMEOUT) -> str:
-        """Run a command that must succeed; return its stdout."""
-        return self.run(command, timeout=timeout).check(what).stdout
 
     # --- files -------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ signal), atomic verified copies, the same errors.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import selectors
 import shutil
@@ -29,6 +28,8 @@ from gpu.transports.base import (
     ProgressCallback,
     RemoteStat,
     Transport,
+    copy_chunks,
+    file_sha256,
     temp_name,
 )
 
@@ -62,14 +63,9 @@ def copy_file(source: str | Path, target: str | Path, *, on_progress: ProgressCa
     """Copy a file to a temporary sibling of `target`, check its size, then rename it into place."""
     total = os.path.getsize(source)
     tmp = temp_name(str(target))
-    done = 0
     try:
         with open(source, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                dst.write(chunk)
-                done += len(chunk)
-                if on_progress:
-                    on_progress(done, total)
+            copy_chunks(lambda: src.read(CHUNK), dst.write, total, on_progress)
         written = os.path.getsize(tmp)
         if written != total:
             raise TransferFailed(f"Copy of {source} wrote {written} of {total} bytes; nothing was kept.")
@@ -122,11 +118,10 @@ class LocalTransport(Transport):
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         )
         if process is None:
-            stream = CommandStream(iter(()), lambda: 127, lambda: None)
-            stream.add_stderr(f"{_argv(command)[0]}: command not found\n".encode())
-            return stream
+            missing = [("err", f"{_argv(command)[0]}: command not found\n".encode())]
+            return CommandStream(iter(missing), lambda: 127, lambda: None, merge_stderr=merge_stderr)
 
-        def chunks() -> Iterator[bytes]:
+        def chunks() -> Iterator[tuple[str, bytes]]:
             selector = selectors.DefaultSelector()
             selector.register(process.stdout, selectors.EVENT_READ, "out")
             if not merge_stderr:
@@ -145,10 +140,7 @@ class LocalTransport(Transport):
                             open_streams -= 1
                             continue
                         last_data = time.monotonic()
-                        if key.data == "out":
-                            yield data
-                        else:
-                            stream.add_stderr(data)
+                        yield key.data, data
             finally:
                 selector.close()
 
@@ -165,8 +157,7 @@ class LocalTransport(Transport):
                 if pipe:
                     pipe.close()
 
-        stream = CommandStream(chunks(), finish, close)
-        return stream
+        return CommandStream(chunks(), finish, close, merge_stderr=merge_stderr)
 
     # --- files -------------------------------------------------------------------------------
 
@@ -211,14 +202,10 @@ class LocalTransport(Transport):
             raise _os_error("remove", path, exc) from exc
 
     def sha256(self, path: str) -> str:
-        digest = hashlib.sha256()
         try:
-            with open(path, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    digest.update(chunk)
+            return file_sha256(path)
         except OSError as exc:
             raise _os_error("sha256", path, exc) from exc
-        return digest.hexdigest()
 
     def read_text(self, path: str) -> str:
         try:

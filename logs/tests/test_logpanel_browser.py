@@ -18,9 +18,6 @@ from logs.files import LogFile
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 MAX_LINES = 300  # data-max-lines of the test page
 BATCH_LINES = 500  # LogTailConsumer.batch_lines
 PROJECT = Path(__file__).resolve().parents[2]
@@ -68,18 +65,6 @@ class PanelServer:
             self.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def panel_browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def site(tmp_path):
     log = LogFile(tmp_path / "execution.log")
@@ -90,8 +75,8 @@ def site(tmp_path):
 
 
 @pytest.fixture
-def panel_page(panel_browser):
-    context = panel_browser.new_context(viewport={"width": 1000, "height": 800})
+def panel_page(chromium):
+    context = chromium.new_context(viewport={"width": 1000, "height": 800})
     page = context.new_page()
     yield page
     context.close()

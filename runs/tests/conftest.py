@@ -26,3 +26,9 @@ def other_scene() -> Path:
     if not (folder / "segmentation.mp4").exists():
         write_scene(folder, frames=SCENE_FRAMES + 1)
     return folder
+
+
+@pytest.fixture(scope="session")
+def scene(scene_dir) -> Path:
+    """The page tests' name for prompts.testing's scene."""
+    return scene_dir

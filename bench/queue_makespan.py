@@ -1,6 +1,6 @@
 """Benchmark: 12 runs over 2 simulated GPU hosts, our queue against the seed's way, in one run.
 
-    python bench/queue.py [--runs 12] [--load 3] [--steps 10] [--step-seconds 0.2]
+    python bench/queue_makespan.py [--runs 12] [--load 3] [--steps 10] [--step-seconds 0.2]
 
 Each run is a model load of LOAD seconds plus STEPS diffusion steps (the simulator's pace, real
 time). Three ways, on the same two hosts:

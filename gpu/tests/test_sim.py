@@ -1,0 +1,118 @@
+"""The simulator's `docker` and `nvidia-smi` answer like the real commands (run as programs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from gpu.sim.install import sim_env
+from gpu.transports import LocalTransport
+
+IMAGE = "nvcr.io/ubuntu/cosmos-transfer1:latest"
+
+
+@pytest.fixture
+def machine(tmp_path):
+    """A simulated machine: its own container state; commands run as separate programs."""
+    transport = LocalTransport(env=sim_env(tmp_path / "sim", state_dir=tmp_path / "state"))
+    yield transport
+    ids = transport.run(["docker", "ps", "-q"]).stdout.split()
+    if ids:
+        transport.run(["docker", "kill", *ids])
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    folder = tmp_path / "workspace"
+    folder.mkdir()
+    return folder
+
+
+def run_detached(machine, workspace, name, script, *labels):
+    argv = ["docker", "run", "-d", "--name", name]
+    for label in labels:
+        argv += ["--label", label]
+    argv += ["-v", f"{workspace}:/workspace", "-w", "/workspace", IMAGE, "bash", "-lc", script]
+    return machine.run(argv)
+
+
+def test_run_detached_prints_an_id_and_runs_in_the_mounted_folder(machine, workspace):
+    result = run_detached(machine, workspace, "c1", "pwd > where.txt; echo hello")
+    assert result.ok and len(result.stdout.strip()) == 64
+    assert machine.run(["docker", "wait", "c1"]).stdout == "0\n"
+    assert (workspace / "where.txt").read_text().strip() == str(workspace)
+    assert machine.run(["docker", "logs", "c1"]).stdout == "hello\n"
+
+
+def test_ps_filters_and_formats_like_docker(machine, workspace):
+    run_detached(machine, workspace, "cosmos-a", "sleep 30", "cosmos.job=a")
+    run_detached(machine, workspace, "other", "sleep 30")
+    ours = machine.run(["docker", "ps", "--filter", "label=cosmos.job", "--format", "{{.Names}}|{{.Image}}|{{.Status}}"])
+    name, image, status = ours.stdout.strip().split("|")
+    assert (name, image) == ("cosmos-a", IMAGE) and status.startswith("Up ")
+    by_image = machine.run(["docker", "ps", "--filter", f"ancestor={IMAGE}", "--format", "{{.Names}}"]).stdout.split()
+    assert sorted(by_image) == ["cosmos-a", "other"]
+    row = json.loads(machine.run(["docker", "ps", "--filter", "label=cosmos.job=a", "--format", "{{json .}}"]).stdout)
+    assert row["Labels"] == "cosmos.job=a" and row["State"] == "running"
+    assert machine.run(["docker", "ps", "--filter", "label=cosmos.job=b", "-q"]).stdout == ""
+
+
+def test_kill_ends_the_whole_process_group_with_137(machine, workspace):
+    run_detached(machine, workspace, "victim", "sleep 313 & sleep 313; wait")
+    assert machine.run(["docker", "kill", "victim"]).stdout == "victim\n"
+    state = json.loads(machine.run(["docker", "inspect", "victim", "--format", "{{json .State}}"]).stdout)
+    assert (state["Running"], state["ExitCode"], state["Status"]) == (False, 137, "exited")
+    leftovers = subprocess.run(["pgrep", "-f", "sleep 313"], capture_output=True, text=True).stdout
+    assert leftovers == ""
+    again = machine.run(["docker", "kill", "victim"])
+    assert again.exit_code == 1 and "is not running" in again.stderr
+
+
+def test_errors_use_dockers_words_and_exit_codes(machine, workspace):
+    missing = machine.run(["docker", "inspect", "nobody"])
+    assert missing.exit_code == 1 and "No such object: nobody" in missing.stderr
+    run_detached(machine, workspace, "twice", "true")
+    conflict = run_detached(machine, workspace, "twice", "true")
+    assert conflict.exit_code == 125 and 'The container name "/twice" is already in use' in conflict.stderr
+    unknown = machine.run(["docker", "run", "-d", "no/such-image", "true"])
+    assert unknown.exit_code == 125 and "Unable to find image" in unknown.stderr
+
+
+def test_logs_follow_ends_with_the_container(machine, workspace):
+    run_detached(machine, workspace, "talker", "for i in 1 2 3; do echo line $i; sleep 0.05; done")
+    assert machine.run(["docker", "logs", "-f", "talker"]).stdout == "line 1\nline 2\nline 3\n"
+    assert machine.run(["docker", "logs", "--tail", "1", "talker"]).stdout == "line 3\n"
+
+
+def test_rm_refuses_a_running_container_unless_forced(machine, workspace):
+    run_detached(machine, workspace, "busy", "sleep 30")
+    refused = machine.run(["docker", "rm", "busy"])
+    assert refused.exit_code == 1 and "container is running" in refused.stderr
+    assert machine.run(["docker", "rm", "-f", "busy"]).ok
+    assert machine.run(["docker", "ps", "-a", "-q"]).stdout == ""
+
+
+def test_foreground_run_relays_output_and_exit_code(machine, workspace):
+    result = machine.run(["docker", "run", "--rm", "-v", f"{workspace}:/workspace", "-w", "/workspace", IMAGE,
+                          "sh", "-c", "echo in container; exit 3"])
+    assert (result.exit_code, result.stdout) == (3, "in container\n")
+    assert machine.run(["docker", "ps", "-a", "-q"]).stdout == ""
+
+
+def test_info_and_images_say_they_are_simulated(machine):
+    info = json.loads(machine.run(["docker", "info", "--format", "{{json .}}"]).stdout)
+    assert "simulator" in info["OperatingSystem"] and "nvidia" in info["Runtimes"]
+    images = [json.loads(line) for line in machine.run(["docker", "images", "--format", "{{json .}}"]).stdout.splitlines()]
+    assert [f"{i['Repository']}:{i['Tag']}" for i in images] == [IMAGE]
+
+
+def test_nvidia_smi_answers_the_query_and_is_labelled_simulated(machine):
+    result = machine.run(["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu,temperature.gpu,"
+                          "driver_version", "--format=csv,noheader,nounits"])
+    name, total, used, util, temp, driver = [v.strip() for v in result.stdout.strip().split(",")]
+    assert "(cosmos-sim)" in name and total == "81559" and driver
+    assert "SIMULATED" in machine.run(["nvidia-smi"]).stdout
+    bad = machine.run(["nvidia-smi", "--query-gpu=bogus", "--format=csv"])
+    assert bad.exit_code == 2 and 'Field "bogus" is not a valid field' in bad.stdout
