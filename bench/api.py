@@ -57,8 +57,7 @@ def setup_django(data_dir: str) -> None:
     os.environ["COSMOS_DATA_DIR"] = data_dir
     os.environ["COSMOS_SMART_NAMES"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cosmosproject.settings")
-    # Python put bench/ first on the path, and bench/queue.py would shadow the standard `queue`.
-    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
