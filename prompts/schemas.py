@@ -104,6 +104,35 @@ class PromptFieldsIn(Schema):
     negative_prompt: str = Field("", max_length=100_000, description="Empty: NVIDIA's default negative prompt")
 
 
+class PrepareZipIn(Schema):
+    """The form fields sent with a zip of PNG sequences (prepared into videos, then a prompt)."""
+
+    prompt_text: str = Field(max_length=100_000, examples=["A futuristic city at night with neon lights"])
+    name: str = Field("", max_length=1_000, description="Empty: a name from the text")
+    fps: float | None = Field(None, ge=1, le=120, description="Frame rate of the videos; default 24")
+    fit: Literal["pad", "crop"] = Field(
+        "pad", description="Reach the nearest accepted resolution by padding or cropping"
+    )
+    description: str = Field("", max_length=10_000)
+
+
+class PreparationOut(Out):
+    """A zip of PNG sequences being prepared in the background; poll `url` until `status` ends."""
+
+    id: str = Field(examples=["pp_3f2a1b4c5d6e"])
+    url: str = Field(examples=["/api/preparations/pp_3f2a1b4c5d6e"])
+    status: Literal["pending", "running", "succeeded", "failed"]
+    stage: str = Field(examples=["encoding"])
+    progress: int = Field(ge=0, le=100)
+    upload_name: str
+    error: str
+    problems: list[str] = Field(description="Every problem found in the sequences, when they were refused")
+    notices: list[str]
+    prompt_id: str | None = Field(description="The prompt made from the videos, once succeeded")
+    created_at: Timestamp
+    finished_at: Timestamp | None
+
+
 class PromptFromDirIn(PromptFieldsIn):
     """A prompt from a folder on the server (staff only): color.mp4, optional depth.mp4, segmentation.mp4."""
 

@@ -6,6 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from prompts.models import Prompt
+from prompts.prepare.models import PreparationJob
+from prompts.prepare.services import preparation_run
+from prompts.prepare.testing import renders, simple_names, zip_folder  # noqa: F401 (fixtures)
 from prompts.services import prompt_create
 from prompts.testing import SCENE_FRAMES
 from prompts.tests.api_support import ApiClient, assert_error, uploads
@@ -162,3 +165,45 @@ def test_json_that_is_not_an_object_is_422(staff):
 def test_other_content_types_are_415(alice):
     api = ApiClient(alice)
     assert_error(api.client.post("/api/prompts", "prompt_text=x", content_type="text/plain", headers=api.headers), 415)
+
+
+# A zip of PNG sequences: prepared in the background, then a prompt.
+
+
+def test_a_zip_of_png_sequences_becomes_a_prompt(alice, bob, renders, simple_names, tmp_path):
+    archive = zip_folder(renders, tmp_path / "shot_010.zip", wrap="shot_010")
+    upload = SimpleUploadedFile("shot_010.zip", archive.read_bytes(), content_type="application/zip")
+    fields = {"prompt_text": "A bright square crosses a gradient", "zip": upload, "fps": "12", "fit": "crop"}
+    response = ApiClient(alice).upload("/prompts", fields)
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert job["status"] == "pending" and job["url"] == f"/api/preparations/{job['id']}"
+    assert_error(ApiClient(bob).get(job["url"].removeprefix("/api")), 404)
+
+    preparation_run(job_id=job["id"])  # what the worker does
+    done = ApiClient(alice).get(job["url"].removeprefix("/api")).json()
+    assert done["status"] == "succeeded" and done["progress"] == 100, done
+    prompt = ApiClient(alice).get(f"/prompts/{done['prompt_id']}").json()
+    assert prompt["prompt_text"] == "A bright square crosses a gradient"
+    assert prompt["inputs"]["color"]["fps"] == 12
+
+
+def test_a_zip_that_is_not_one_is_422_and_keeps_nothing(alice):
+    fake = SimpleUploadedFile("shot.zip", b"PK\x03\x04 not really", content_type="application/zip")
+    assert_error(ApiClient(alice).upload("/prompts", {"prompt_text": "x", "zip": fake}), 422)
+    assert not PreparationJob.objects.exists()
+
+
+def test_a_zip_with_videos_or_bad_options_is_422(alice, renders, scene_dir, tmp_path):
+    archive = zip_folder(renders, tmp_path / "shot.zip").read_bytes()
+
+    def zipped():
+        return SimpleUploadedFile("shot.zip", archive, content_type="application/zip")
+
+    api = ApiClient(alice)
+    both = {"prompt_text": "x", "zip": zipped(), **uploads(scene_dir, "color")}
+    assert_error(api.upload("/prompts", both), 422, "color")
+    assert_error(api.upload("/prompts", {"prompt_text": "x", "zip": zipped(), "fps": "1000"}), 422, "fps")
+    assert_error(api.upload("/prompts", {"prompt_text": "x", "zip": zipped(), "fit": "stretch"}), 422, "fit")
+    assert_error(api.upload("/prompts", {"zip": zipped()}), 422, "prompt_text")
+    assert not PreparationJob.objects.exists()
