@@ -88,7 +88,10 @@ SQLITE_UNINSTALL = [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS
     f"DROP TABLE IF EXISTS {FTS_TABLE}",
     f"DROP TABLE IF EXISTS {KEY_TABLE}",
 ]
-_FTS_JOIN = f"{FTS_TABLE} JOIN {KEY_TABLE} k ON k.id = {FTS_TABLE}.rowid"
+# CROSS JOIN fixes SQLite's join order: the full-text match runs once and its rows are looked up
+# in the key table. With a plain JOIN the planner walked a user's rows and ran the match per row
+# (220 ms instead of 8.5 ms for one user's search over 100,000 prompts, bench/api.py).
+_FTS_JOIN = f"{FTS_TABLE} CROSS JOIN {KEY_TABLE} k ON k.id = {FTS_TABLE}.rowid"
 
 POSTGRES_INSTALL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
