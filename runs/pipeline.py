@@ -10,7 +10,9 @@ or collects its outputs) instead of starting it again.
 
  - uploading: the inputs go into the host's content-addressed cache (skipped when there).
    This happens while the GPU may still be busy with the host's previous job (prefetch).
- - ready: waits for a GPU slot (runs/dispatcher.py: slot_free), then starts the container
+ - ready: waits for a GPU slot (runs/dispatcher.py: slot_free), woken by the death of the
+   container ahead (`docker wait`) rather than by its worker's bookkeeping, and meanwhile takes
+   in compatible runs that arrived since the claim (batch_grow); then starts the container
    detached, named after the job; the run set is fixed at that moment (a run cancelled before
    is left out).
  - running: follows the container's log into the runs' execution.log, parses progress into
@@ -43,6 +45,7 @@ from gpu.errors import (
     GPUError,
     HostKeyMismatch,
     HostUnreachable,
+    JobNotFound,
     RemoteCommandFailed,
     TransportError,
     TransportTimeout,
@@ -50,7 +53,7 @@ from gpu.errors import (
 )
 from gpu.executor import executor_for
 from runs import collect, plans, reasons
-from runs.dispatcher import dispatch_soon, new_lease, slot_free
+from runs.dispatcher import NOT_STARTED, batch_grow, dispatch_soon, new_lease, slot_blocker, slot_free
 from runs.heartbeat import Heartbeat
 from runs.joblog import JobLogs
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, Run, RunStatus
@@ -59,13 +62,14 @@ from runs.transitions import run_transition
 
 logger = logging.getLogger(__name__)
 
-NOT_STARTED = (RunStatus.QUEUED, RunStatus.UPLOADING)
 # The follow loop writes what it has once no line came for FLUSH_WAIT seconds, or at
 # MAX_BATCH_LINES lines: one append, one mark and one wake-up per batch, not per line.
 FLUSH_WAIT = 0.02
 MAX_BATCH_LINES = 2000
 MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
+# A job waiting for a slot looks up from the container it waits on this often (a cancel, a lost lease).
+SLOT_WAIT = 2.0
 KILL_CONFIRM_SECONDS = 15.0
 # A worker taking a job for the (MAX_JOB_ATTEMPTS + 1)-th time fails it instead.
 MAX_JOB_ATTEMPTS = 5
@@ -145,8 +149,28 @@ class JobRunner:
         runs = self.runs([RunStatus.UPLOADING])
         if not runs:
             return self._finish_unstarted()
+        self._upload(runs, f"Job {self.job.name} on host {self.job.host.name}: uploading inputs of {len(runs)} run(s).")
+        self._job_update(state=JobState.READY)
+        return True
+
+    def _grow(self) -> None:
+        """Take in compatible runs that arrived since the claim (runs/dispatcher.py: batch_grow)
+        and upload their inputs: while the GPU is busy with the job ahead, or once as it frees."""
+        joined = batch_grow(self.job, self.lease)
+        if not joined:
+            return
+        self.job.refresh_from_db(fields=["run_ids", "folder"])
+        ids = [run.id for run in joined]
+        run_transition(ids, from_=[RunStatus.QUEUED], to=RunStatus.UPLOADING)
+        runs = [run for run in self.runs([RunStatus.UPLOADING]) if run.id in ids]
+        if runs:
+            self._upload(runs, f"Joined job {self.job.name} on host {self.job.host.name} before its container started: "
+                               f"uploading inputs of {len(runs)} run(s).")
+
+    def _upload(self, runs: list[Run], note: str) -> None:
+        """Put the inputs of `runs` into the host's cache, and say what it took in their logs."""
         logs = JobLogs(self.job, runs)
-        logs.note(f"Job {self.job.name} on host {self.job.host.name}: uploading inputs of {len(runs)} run(s).")
+        logs.note(note)
         payload = plans.job_payload(self.job, runs)
         sent: dict[str, int] = {}  # the transport reports progress only for bytes it really sends
         for sha256, local_path in payload.uploads.items():
@@ -162,17 +186,32 @@ class JobRunner:
         for run in runs:
             Run.objects.filter(pk=run.pk).update(run_metadata={**run.run_metadata, "upload": upload})
         logs.note(f"Inputs on the host: {len(sent)} uploaded ({sent_bytes:,} bytes), {cached} already in its cache.")
-        self._job_update(state=JobState.READY)
-        return True
 
     def _wait_for_slot(self) -> bool:
-        """Hold the uploaded job until the host has a free GPU slot."""
-        while not slot_free(self.job):
+        """Hold the uploaded job until the host has a free GPU slot, taking in compatible runs
+        that arrive meanwhile (and once more as the slot frees). Woken by the end of the
+        container it waits behind when there is one to wait on, else by looking again."""
+        gpu_free = False
+        while True:
             self._check_lease()
             if not self.runs([RunStatus.UPLOADING]):
                 return self._finish_unstarted()
-            time.sleep(SLOT_POLL)
-        return True
+            self._grow()
+            if gpu_free or slot_free(self.job):
+                return True
+            gpu_free = self._await_slot()
+
+    def _await_slot(self) -> bool:
+        """Wait a while for the slot; True when the container ahead has died (the GPU is free
+        though its worker may not have recorded the end yet)."""
+        blocker = slot_blocker(self.job)
+        if blocker is not None:
+            try:
+                return self.ex.job_await_end(blocker.name, seconds=SLOT_WAIT) is not None
+            except JobNotFound:  # its worker has not started it yet, or has just removed it
+                pass
+        time.sleep(SLOT_POLL)
+        return False
 
     def _start(self) -> bool:
         # Runs and job become "running" together: the run set is fixed now (a run cancelled
@@ -182,15 +221,17 @@ class JobRunner:
             run_transition(ids, from_=[RunStatus.UPLOADING], to=RunStatus.RUNNING)
             runs = self.runs([RunStatus.RUNNING])
             if runs:
-                self._job_update(state=JobState.RUNNING, started_at=timezone.now(), run_ids=[run.id for run in runs])
+                self._job_update(state=JobState.RUNNING, run_ids=[run.id for run in runs])
         if not runs:
             return self._finish_unstarted()
         payload = plans.job_payload(self.job, runs)
         plans.payload_files_write(self.job, runs, payload)
         logs = JobLogs(self.job, runs)
         logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}).")
-        self._job_update(log_marks=logs.mark())  # before the container's first line can arrive
+        # The mark before the container's first line can arrive; started_at as `docker run` is issued.
+        self._job_update(log_marks=logs.mark(), started_at=timezone.now())
         self._container_start(payload, logs)
+        dispatch_soon()  # it takes no more companions: compatible runs still pending need a job of their own
         return True
 
     def _container_start(self, payload: plans.Payload, logs: JobLogs) -> None:
