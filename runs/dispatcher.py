@@ -34,14 +34,18 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from gpu.models import GPUHost
-from runs.models import GPU_JOB_STATES, Job, JobState, Run, RunStatus
+from runs.models import GPU_JOB_STATES, UNSTARTED_JOB_STATES, Job, JobState, Run, RunStatus
 from runs.transitions import run_transition
 
 # Safety valve against a claim loop that keeps losing races.
 MAX_CLAIM_TRIES = 50
+DISPATCH_TASK = "runs.tasks.dispatch_task"
+# How far down the task queue dispatch_soon looks for a dispatch already waiting there.
+DISPATCH_LOOKAHEAD = 50
 # Runs claimed into a job whose container has not started yet.
 NOT_STARTED = (RunStatus.QUEUED, RunStatus.UPLOADING)
 
@@ -85,8 +89,8 @@ def _fill_host(host_pk: int, *, prefetch: int) -> list[Job]:
             return created
         open_jobs = Job.objects.filter(host=host, state__in=GPU_JOB_STATES).count()
         capacity = host.slots + prefetch - open_jobs
-        # Work to prefetch that a job of this host still about to start can take in itself.
-        growing = _growing_keys(host) if prefetch else []
+        # Work to prefetch that a job not started yet will take in itself.
+        growing = _growing_keys(host) if prefetch else set()
         for _ in range(MAX_CLAIM_TRIES):
             if capacity <= 0:
                 break
@@ -169,18 +173,22 @@ def batch_grow(job: Job, lease: str) -> list[Run]:
         return taken
 
 
-def _growing_keys(host: GPUHost) -> list[str]:
-    """Batch keys of the host's jobs that have not started and have room: their compatible
-    runs are left for them to take in (batch_grow) rather than made into a job of their own."""
+def _growing_keys(host: GPUHost) -> set[str]:
+    """Batch keys whose pending runs a job not started yet will take in (batch_grow), so a
+    prefetch job of their own on `host` would only split them: keys of this host's unstarted
+    jobs with room, and of any host's unstarted job with room that is about to start on a free
+    slot (it starts sooner than anything prefetched here)."""
     counts = (
-        Run.objects.filter(host=host, status__in=NOT_STARTED)
+        Run.objects.filter(status__in=NOT_STARTED)
         .exclude(batch_key="")
         .exclude(job_id="")
-        .values_list("batch_key", "job_id")
+        .values_list("job_id", "batch_key")
         .annotate(count=Count("id"))
         .order_by()
     )
-    return [key for key, _job, count in counts if count < settings.COSMOS["BATCH_MAX_RUNS"]]
+    room = {job_id: key for job_id, key, count in counts if count < settings.COSMOS["BATCH_MAX_RUNS"]}
+    unstarted = Job.objects.filter(name__in=room, state__in=UNSTARTED_JOB_STATES).select_related("host")
+    return {room[job.name] for job in unstarted if job.host_id == host.pk or slot_free(job)}
 
 
 def _batch_size(head: Run) -> int:
@@ -243,7 +251,16 @@ def slot_blocker(job: Job) -> Job | None:
 
 def dispatch_soon() -> None:
     """Ask for a dispatch once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: async_task("runs.tasks.dispatch_task", task_name="cosmos-dispatch", group="cosmos"))
+    transaction.on_commit(_dispatch_enqueue)
+
+
+def _dispatch_enqueue() -> None:
+    # A dispatch task still in the queue, not yet taken by a worker, runs after this moment and
+    # so sees what was just committed: a burst of submits costs one dispatch, and the job tasks
+    # that dispatch enqueues do not queue behind a pile of redundant ones.
+    waiting = OrmQ.objects.filter(lock__lte=timezone.now()).order_by("-id")[:DISPATCH_LOOKAHEAD]
+    if not any(task.func() == DISPATCH_TASK for task in waiting):
+        async_task(DISPATCH_TASK, task_name="cosmos-dispatch", group="cosmos")
 
 
 def job_enqueue(job: Job) -> None:

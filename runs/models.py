@@ -115,9 +115,11 @@ class JobState(models.TextChoices):
     DONE = "done", "Done"
 
 
+# Jobs whose container has not started: their run set may still change.
+UNSTARTED_JOB_STATES = (JobState.CLAIMED, JobState.UPLOADING, JobState.READY)
 # Jobs that hold (or wait for) a GPU slot of their host. A collecting job's container has
 # ended: its downloads overlap the next job's run.
-GPU_JOB_STATES = (JobState.CLAIMED, JobState.UPLOADING, JobState.READY, JobState.RUNNING)
+GPU_JOB_STATES = (*UNSTARTED_JOB_STATES, JobState.RUNNING)
 UNFINISHED_JOB_STATES = (*GPU_JOB_STATES, JobState.COLLECTING)
 
 

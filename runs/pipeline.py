@@ -68,8 +68,9 @@ FLUSH_WAIT = 0.02
 MAX_BATCH_LINES = 2000
 MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
-# A job waiting for a slot looks up from the container it waits on this often (a cancel, a lost lease).
-SLOT_WAIT = 2.0
+# A job waiting for a slot looks up from the container it waits on this often (a cancel, a lost
+# lease, companions to take in); each look costs two docker commands on the host.
+SLOT_WAIT = 5.0
 KILL_CONFIRM_SECONDS = 15.0
 # A worker taking a job for the (MAX_JOB_ATTEMPTS + 1)-th time fails it instead.
 MAX_JOB_ATTEMPTS = 5

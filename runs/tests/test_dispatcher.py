@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
+from django_q.models import OrmQ
 
-from runs.dispatcher import batch_grow, dispatch, slot_free
+from runs.dispatcher import batch_grow, dispatch, dispatch_soon, slot_free
 from runs.models import Job, JobState, Run, RunStatus
 from runs.tests.factories import host_row, prompt_row, run_row
 
@@ -147,12 +148,43 @@ def test_compatible_runs_are_left_to_a_job_that_has_not_started_instead_of_prefe
     assert next_job.run_ids == [late.id]
 
 
+def test_another_host_prefetches_compatible_runs_only_when_no_job_is_about_to_start_with_them(alice, db, settings):
+    settings.COSMOS = {**settings.COSMOS, "PREFETCH_JOBS": 1}
+    busy = host_row("gpu-b")
+    waiting = waiting_behind_a_running_job(alice, busy, runs=1, seed=7)  # gpu-b: running + prefetched
+    Job.objects.filter(pk=waiting.pk).update(state=JobState.DONE)  # gpu-b: running, room to prefetch
+    run_row(prompt_row(alice), params={"seed": 1})
+    host_row("gpu-a")
+    [starting] = dispatch()  # claimed for gpu-a's idle GPU, still uploading
+    late = run_row(prompt_row(alice), params={"seed": 1})
+    assert dispatch() == [] and Run.objects.get(pk=late.pk).status == RunStatus.PENDING  # left to `starting`
+    Job.objects.filter(pk=starting.pk).update(state=JobState.RUNNING)  # it started without `late`
+    Run.objects.filter(job_id=starting.name).update(status=RunStatus.RUNNING)
+    [prefetched] = dispatch()
+    assert prefetched.run_ids == [late.id]
+
+
 def test_a_waiting_batch_takes_nothing_while_more_urgent_work_waits(alice, one_host, settings):
     settings.COSMOS = {**settings.COSMOS, "PREFETCH_JOBS": 1}
     waiting = waiting_behind_a_running_job(alice, one_host, runs=1)
     run_row(prompt_row(alice), params={"seed": 1})
     run_row(prompt_row(alice), params={"seed": 5}, priority=3)
     assert batch_grow(waiting, waiting.lease) == []
+
+
+def test_a_burst_of_dispatch_requests_queues_one_dispatch_until_a_worker_takes_it(db, django_capture_on_commit_callbacks):
+    def dispatches():
+        return [task for task in OrmQ.objects.all() if task.func() == "runs.tasks.dispatch_task"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            dispatch_soon()
+    [queued] = dispatches()
+    OrmQ.objects.filter(pk=queued.pk).update(lock=timezone.now() + timedelta(hours=1))  # a worker took it
+    with django_capture_on_commit_callbacks(execute=True):  # it may have read the runs already: ask again
+        dispatch_soon()
+        dispatch_soon()
+    assert len(dispatches()) == 2
 
 
 def test_disabled_and_recently_unreachable_hosts_get_no_work(alice, db):
