@@ -465,6 +465,8 @@ class DockerExecutor:
         result = self.transport.run(wait, timeout=seconds + 30)
         if result.exit_code == 124:  # timeout(1) stopped the wait: the container still runs
             return None
+        if "No such container" in result.stderr:  # it ended and was removed since we looked
+            raise JobNotFound(f"Job {job_id} has no container on {self.transport.label} any more.")
         result.check(f"docker wait {self.container_name(job_id)}")
         return int(result.stdout.split()[0])
 

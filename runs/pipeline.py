@@ -105,6 +105,7 @@ class JobRunner:
         self.job = job
         self.lease = lease
         self.beat: Heartbeat | None = None
+        self.waits_on_host = True  # the slot wait uses `docker wait` on the container ahead
 
     # --- the whole job ---------------------------------------------------------------------
 
@@ -205,12 +206,15 @@ class JobRunner:
     def _await_slot(self) -> bool:
         """Wait a while for the slot; True when the container ahead has died (the GPU is free
         though its worker may not have recorded the end yet)."""
-        blocker = slot_blocker(self.job)
+        blocker = slot_blocker(self.job) if self.waits_on_host else None
         if blocker is not None:
             try:
                 return self.ex.job_await_end(blocker.name, seconds=SLOT_WAIT) is not None
             except JobNotFound:  # its worker has not started it yet, or has just removed it
                 pass
+            except RemoteCommandFailed as error:  # a speed-up only: look at the database instead
+                logger.warning("Job %s cannot wait on the host for its slot: %s", self.job.name, error.message)
+                self.waits_on_host = False
         time.sleep(SLOT_POLL)
         return False
 
