@@ -19,7 +19,7 @@ from prompts.cli import PROMPT_ID_WIDTH, RUN_ID_WIDTH, add_page_options, page_ca
 from prompts.selectors import prompt_get, prompt_to_dict
 from runs.files import run_files
 from runs.models import RunStatus
-from runs.selectors import run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
+from runs.selectors import batch_summary, run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
 from runs.services import prompt_delete, run_delete
 
 STATUS_STYLE = {
@@ -54,14 +54,19 @@ def _list_runs(ctx, options):
         prompt_id=options["prompt"],
         model_type=options["model"],
         owner=options["owner"],
+        batch=options["batch"],
         limit=options["limit"],
         offset=options["offset"],
     )
+    batch = batch_summary(user=ctx.user, batch=options["batch"]) if options["batch"] else None
     if options["json"]:
-        ctx.json(page.to_dict(run_to_dict))
+        ctx.json({**page.to_dict(run_to_dict), **({"batch": batch} if options["batch"] else {})})
         return
+    if batch:
+        counts = ", ".join(f"{count} {status_text(status)}" for status, count in batch["by_status"].items())
+        ctx.print(f"Batch {batch['batch']}: {batch['total']} run(s): {counts}" + (" (finished)" if batch["finished"] else ""))
     if not page.total:
-        filtered = any(options[key] for key in ("status", "prompt", "model", "owner"))
+        filtered = any(options[key] for key in ("status", "prompt", "model", "owner", "batch"))
         ctx.print("No runs match." if filtered else "No runs yet.")
         return
     table = Table(title=f"Runs ({total_text(page)})", caption=page_caption(page))
@@ -236,6 +241,7 @@ def register(cli) -> None:
     p.add_argument("--prompt", metavar="PROMPT_ID", help="only runs of this prompt")
     p.add_argument("--model", help="only this model type")
     p.add_argument("--owner", metavar="USERNAME", help="only runs of this user (staff see everyone's)")
+    p.add_argument("--batch", metavar="BATCH", help="only the runs of this batch (its bt_ id, or its name), with a summary")
     add_page_options(p, what="runs")
 
     p = cli.command("show", _show, help="show a prompt (its input videos and runs) or a run (parameters, timings, files)")

@@ -88,6 +88,22 @@ def test_a_user_cannot_filter_by_someone_elses_name(client, alice, bob, scene_di
     assert bobs.id[:10] not in page
 
 
+def test_a_batch_is_listed_with_its_summary_by_id_or_name(client, alice, bob, alices_prompt):
+    batch = {"batch_id": "bt_0123456789abcdef", "batch_name": "dusk"}
+    done, failed = make_run(alices_prompt, **batch), make_run(alices_prompt, status=RunStatus.FAILED, **batch)
+    running = make_run(alices_prompt, status=RunStatus.RUNNING, **batch)
+    alone = make_run(alices_prompt)
+    login(client, alice)
+    for key in ("bt_0123456789abcdef", "dusk"):
+        page = client.get("/runs/", {"batch": key}).content.decode()
+        assert all(run.id[:10] in page for run in (done, failed, running)) and alone.id[:10] not in page
+        assert f"Batch <strong>{key}</strong>: 3 runs" in page and "1 completed" in page and "1 failed" in page
+        assert "finished" not in page.split("batch-summary")[1].split("</p>")[0]
+    assert f'?batch=bt_0123456789abcdef"' in client.get(f"/runs/{done.id}/").content.decode()
+    page = login(client, bob).get("/runs/", {"batch": "dusk"}).content.decode()
+    assert "batch-summary" not in page and done.id[:10] not in page and "match these filters" in page
+
+
 def test_an_unknown_status_filter_is_ignored(client, alice, alices_prompt):
     run = make_run(alices_prompt)
     response = login(client, alice).get("/runs/", {"status": "bogus"})
