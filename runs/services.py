@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django_q.tasks import async_task
 
 from prompts.errors import Conflict, InvalidInput, NotAllowed
 from prompts.models import DEFAULT_NEGATIVE_PROMPT, ModelType, Prompt
@@ -228,6 +229,14 @@ def integrity_verify(*, user, fix: bool = False) -> integrity.Report:
     """Compare database and files; with `fix`, remove orphans and mark broken runs."""
     _staff_only(user, "verify every user's files")
     return integrity.verify(fix=fix)
+
+
+def integrity_verify_start(*, user, fix: bool = False) -> str:
+    """Queue `integrity_verify` for the task worker (it reads every output file: far too long for a
+    page to wait on); the task's id, to follow with `selectors.integrity_checks`."""
+    _staff_only(user, "verify every user's files")
+    what = "check-and-fix" if fix else "check"
+    return async_task("runs.tasks.integrity_task", fix, group=integrity.INTEGRITY_GROUP, task_name=f"cosmos-integrity-{what}")
 
 
 def runs_reconcile(*, user) -> list[reconcile.Action]:
