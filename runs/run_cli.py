@@ -77,6 +77,7 @@ def _enhance(ctx, options):
         user=ctx.user,
         prompt_ids=options["prompt_ids"],
         overwrite=options["overwrite"],
+        resolution=options["resolution"],
         priority=options["priority"],
         dry_run=options["dry_run"],
     )
@@ -307,6 +308,7 @@ def register(cli) -> None:
     p = cli.command("prompt-enhance", _enhance, help="improve prompts with the prompt upsampler")
     p.add_argument("prompt_ids", metavar="PROMPT_ID", nargs="+")
     p.add_argument("--overwrite", action="store_true", help="replace the prompt's text (only if it has no runs)")
+    p.add_argument("--resolution", type=int, metavar="PIXELS", help="scale the video's shorter side down to this first (e.g. 480)")
     _submit_options(p)
 
     p = cli.command("cancel", _cancel, help="cancel a run (kills its container if it runs)")

@@ -312,6 +312,15 @@ def test_enhance_creates_an_enhance_run(client, alice, alices_prompt):
     assert run.model_type == "enhance" and response["Location"] == f"/runs/{run.id}/"
 
 
+def test_enhance_options_overwrite_and_resolution(client, alice, alices_prompt):
+    login(client, alice)
+    for bad in ("abc", "10"):
+        response = client.post(f"/prompts/{alices_prompt.id}/enhance/", {"resolution": bad}, follow=True)
+        assert "resolution" in response.content.decode().lower() and not Run.objects.exists()
+    client.post(f"/prompts/{alices_prompt.id}/enhance/", {"mode": "overwrite", "resolution": "480"})
+    assert Run.objects.get().execution_config == {"mode": "overwrite", "resolution": 480}
+
+
 def test_delete_prompt_with_confirmation_form(client, alice, alices_prompt, finished_run):
     login(client, alice)
     assert "data-confirm=" in client.get(f"/prompts/{alices_prompt.id}/").content.decode()
