@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import socket
@@ -12,31 +11,11 @@ import uuid
 
 import pytest
 import redis
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from logs.files import LogFile
 from logs.publish import NOTIFY_TYPE, LogPublisher, group_name, notify
-
-
-class Listener:
-    """A channel in the group, read from sync code like the publisher's caller."""
-
-    def __init__(self, group: str):
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(group, self.channel)
-
-    def messages(self) -> list[dict]:
-        async def drain():
-            received = []
-            while True:
-                try:
-                    received.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.05))
-                except TimeoutError:
-                    return received
-
-        return async_to_sync(drain)()
+from logs.testing import Listener
 
 
 @pytest.fixture

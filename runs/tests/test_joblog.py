@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from logs.publish import NOTIFY_TYPE
+from logs.testing import Listener
 from runs.joblog import JobLogs, run_group
 from runs.models import Job
 from runs.tests.factories import prompt_row, run_row
@@ -21,29 +18,12 @@ def in_memory_layer(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
-def listen(group: str):
-    """A channel in `group`, and a function returning what it received so far."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-
-    async def drain():
-        received = []
-        while True:
-            try:
-                received.append(await asyncio.wait_for(layer.receive(channel), 0.05))
-            except TimeoutError:
-                return received
-
-    return lambda: async_to_sync(drain)()
-
-
 def test_a_note_right_after_a_batch_is_announced_at_once(alice, in_memory_layer):
     run = run_row(prompt_row(alice))
     logs = JobLogs(Job(name="job-1", run_ids=[run.id]), [run])
     for publisher in logs.publishers:
         publisher.min_interval = 60  # however slow this machine, the note falls inside the throttle
-    received = listen(run_group(run.id))
+    received = Listener(run_group(run.id)).messages
     logs.append(["a container line"], 17)
     logs.flush()
     received()
