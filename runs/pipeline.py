@@ -49,6 +49,7 @@ from gpu.errors import (
 from gpu.executor import executor_for
 from logs.timed_batches import timed_batches
 from runs import collect, plans, reasons
+from runs.devices import gpus_free, gpus_take
 from runs.dispatcher import dispatch_soon, new_lease, slot_free
 from runs.heartbeat import Heartbeat
 from runs.joblog import JobLogs
@@ -166,8 +167,8 @@ class JobRunner:
         return True
 
     def _wait_for_slot(self) -> bool:
-        """Hold the uploaded job until the host has a free GPU slot."""
-        while not slot_free(self.job):
+        """Hold the uploaded job until the host has a free GPU slot, and GPUs for it."""
+        while not (slot_free(self.job) and gpus_free(self.job)):
             self._check_lease()
             if not self.runs([RunStatus.UPLOADING]):
                 return self._finish_unstarted()
@@ -177,18 +178,24 @@ class JobRunner:
     def _start(self) -> bool:
         # Runs and job become "running" together: the run set is fixed now (a run cancelled
         # before stays out), and a worker dying here leaves both as they were, or both moved.
+        # The job's GPUs are taken in the same step, under the host's lock (runs/devices.py).
         with transaction.atomic():
+            gpus = gpus_take(self.job)
+            if gpus is None:  # _wait_for_slot saw them free; only a changed host setting gets here
+                raise GPUError(f"No free GPUs on host {self.job.host.name} for job {self.job.name}: its slots, GPUs "
+                               "per job or GPUs changed while the job waited. Retry the run.")
             ids = [run.id for run in self.runs([RunStatus.UPLOADING])]
             run_transition(ids, from_=[RunStatus.UPLOADING], to=RunStatus.RUNNING)
             runs = self.runs([RunStatus.RUNNING])
             if runs:
-                self._job_update(state=JobState.RUNNING, started_at=timezone.now(), run_ids=[run.id for run in runs])
+                self._job_update(state=JobState.RUNNING, started_at=timezone.now(), run_ids=[run.id for run in runs],
+                                 gpus=gpus)
         if not runs:
             return self._finish_unstarted()
         payload = plans.job_payload(self.job, runs)
         plans.payload_files_write(self.job, runs, payload)
         logs = JobLogs(self.job, runs)
-        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}).")
+        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}) on GPU {plans.gpus_label(self.job.gpus)}.")
         self._job_update(log_marks=logs.mark())  # before the container's first line can arrive
         self._container_start(payload, logs)
         return True
