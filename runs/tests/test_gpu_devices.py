@@ -6,9 +6,12 @@ simulator's `docker inspect`, as they would be on a real host."""
 import json
 import threading
 import time
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
+from django.urls import reverse
 
 from gpu import services as host_services
 from gpu.executor import executor_for
@@ -93,7 +96,7 @@ def submit(user, prompt):
 
 
 def test_two_slots_run_two_jobs_at_once_each_on_its_own_gpu_and_a_freed_gpu_is_used_again(
-    alice, make_prompt, make_two_gpu_host, settings
+    alice, client, make_prompt, make_two_gpu_host, settings
 ):
     settings.COSMOS = {**settings.COSMOS, "BATCH_MAX_RUNS": 1, "PREFETCH_JOBS": 1}
     host = make_two_gpu_host(slots=2, sim_config=SLOW, shm_size="2g")
@@ -117,6 +120,15 @@ def test_two_slots_run_two_jobs_at_once_each_on_its_own_gpu_and_a_freed_gpu_is_u
     [status] = [s for s in services.hosts_status(user=alice) if s["host"] == host.name]
     held = {op["job"]: op["gpus"] for op in status["operations"] if op["status"] == RunStatus.RUNNING}
     assert held == {job.name: job.gpus for job in first_two}
+    out = StringIO()
+    call_command("cosmos", "status", "--user", "alice", stdout=out)
+    rows = [line.split() for line in out.getvalue().splitlines() if line.strip().startswith("rs_")]
+    for job in first_two:  # columns Run (shortened), Type, Prompt, Status, GPU
+        [row] = [row for row in rows if job.run_ids[0].startswith(row[0].rstrip("…"))]
+        assert row[3:5] == ["running", str(job.gpus[0])]
+    client.force_login(alice)
+    page = client.get(reverse("runs:hosts-live")).content.decode()
+    assert "on GPU 0" in page and "on GPU 1" in page
 
     # The job on GPU 0 ends: the waiting job starts there, beside the one still on GPU 1.
     [on_zero] = [job for job in first_two if job.gpus == [0]]
