@@ -10,7 +10,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from gpu import services as host_services
@@ -187,8 +187,6 @@ def test_two_starts_on_one_host_at_once_take_different_gpus(make_local_host, ali
     errors = []
 
     def take(job):
-        from django.db import transaction
-
         try:
             barrier.wait()
             with transaction.atomic():
@@ -207,7 +205,8 @@ def test_two_starts_on_one_host_at_once_take_different_gpus(make_local_host, ali
     assert not errors, errors
     assert sorted(gpu for job in Job.objects.all() for gpu in job.gpus) == [0, 1, 2, 3]
     late = Job.objects.create(name="late", host=host, kind="transfer", state=JobState.READY)
-    assert gpus_take(late) is None  # all four are held
+    with transaction.atomic():
+        assert gpus_take(late) is None  # all four are held
 
 
 def test_a_host_with_fewer_gpus_than_a_job_needs_fails_the_run_with_the_reason(alice, make_prompt, make_local_host):
