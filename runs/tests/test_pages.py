@@ -192,6 +192,17 @@ def test_log_viewer_and_earlier_lines(client, alice, finished_run):
     assert page.status_code == 200 and "final args" in page.content.decode()
     lines = client.get(f"/runs/{finished_run.id}/log/lines/", {"offset": 0}).json()
     assert lines["lines"][0].startswith("[09-08 01:15:45|INFO|")
+    assert 'hx-trigger="every 3s"' not in page.content.decode()  # a finished run's log stands still
+
+
+def test_the_log_viewer_follows_an_active_runs_log_on_its_last_page(client, alice, alices_prompt):
+    run = make_run(alices_prompt, status=RunStatus.RUNNING,
+                   files={"execution.log": b"[09-08 01:15:45|INFO|transfer.py:1:main] final args: {}\n"})
+    login(client, alice)
+    for query, follows in (({}, True), ({"level": "ERROR"}, True), ({"page": "1"}, False)):
+        page = client.get(f"/logs/{run.id}/", query).content.decode()
+        assert ('hx-trigger="every 3s"' in page) is follows, query
+    assert client.get(f"/logs/{run.id}/", {"level": "NOPE"}).status_code == 400
 
 
 # ---- actions -----------------------------------------------------------------------------
