@@ -34,6 +34,22 @@ def box(staff):
     return host
 
 
+def seed_config(tmp_path, sshd, sections: str):
+    """A seed config.toml for the sshd's host, with these [docker] / [execution] sections."""
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[remote]
+host = "{sshd.host}"
+user = "{sshd.user}"
+ssh_key = "{sshd.client_key}"
+port = {sshd.port}
+
+[paths]
+remote_dir = "/home/ubuntu/cosmos-transfer1"
+{sections}""")
+    return path
+
+
 def stored(host: GPUHost) -> tuple:
     host.refresh_from_db()
     return host.slots, host.gpus_per_job, host.shm_size
@@ -140,17 +156,7 @@ def test_the_admin_edits_gpus_per_job_and_refuses_more_than_the_host_has(admin_u
 
 def test_import_config_takes_shm_size_and_says_where_the_execution_defaults_go(staff, sshd, tmp_path, settings):
     settings.COSMOS = {**settings.COSMOS, "DEFAULT_NUM_STEPS": 35}
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[remote]
-host = "{sshd.host}"
-user = "{sshd.user}"
-ssh_key = "{sshd.client_key}"
-port = {sshd.port}
-
-[paths]
-remote_dir = "/home/ubuntu/cosmos-transfer1"
-
+    config = seed_config(tmp_path, sshd, """
 [docker]
 image = "nvcr.io/ubuntu/cosmos-transfer1:latest"
 shm_size = "16g"
@@ -173,14 +179,7 @@ offload_models = true
 
 
 def test_import_config_refuses_a_bad_shm_size_and_adds_nothing(staff, sshd, tmp_path):
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[remote]
-host = "{sshd.host}"
-user = "{sshd.user}"
-ssh_key = "{sshd.client_key}"
-[paths]
-remote_dir = "/home/ubuntu/cosmos-transfer1"
+    config = seed_config(tmp_path, sshd, """
 [docker]
 shm_size = "a lot"
 """)

@@ -5,7 +5,6 @@ simulator's `docker inspect`, as they would be on a real host."""
 
 import json
 import threading
-import time
 from io import StringIO
 
 import pytest
@@ -20,8 +19,7 @@ from runs.devices import gpus_take
 from runs.dispatcher import dispatch
 from runs.models import Job, JobState, RunStatus
 from runs.outputs import run_log_path
-from runs.pipeline import job_execute
-from runs.tests.work import sim_ready, work_off
+from runs.tests.work import in_thread, sim_ready, wait_for, work_off
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,27 +45,6 @@ def make_two_gpu_host(request, staff, monkeypatch):
         return host
 
     return make
-
-
-def in_thread(job) -> threading.Thread:
-    def target():
-        try:
-            job_execute(job.pk, job.lease)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
-
-
-def wait_for(predicate, *, timeout=60.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def running(host, *jobs) -> bool:
@@ -105,7 +82,7 @@ def test_two_slots_run_two_jobs_at_once_each_on_its_own_gpu_and_a_freed_gpu_is_u
     assert len(jobs) == 3  # two for the GPUs, one waiting behind them with its inputs uploaded
     workers = [in_thread(job) for job in jobs]
     first_two = sorted(jobs[:2], key=lambda job: job.pk)
-    wait_for(lambda: running(host, *first_two), what="two containers at once")
+    wait_for(lambda: running(host, *first_two), what="two containers at once", timeout=60)
     for job in first_two:
         job.refresh_from_db()
     assert sorted(job.gpus for job in first_two) == [[0], [1]]
@@ -133,7 +110,7 @@ def test_two_slots_run_two_jobs_at_once_each_on_its_own_gpu_and_a_freed_gpu_is_u
     # The job on GPU 0 ends: the waiting job starts there, beside the one still on GPU 1.
     [on_zero] = [job for job in first_two if job.gpus == [0]]
     services.run_cancel(user=alice, run_id=on_zero.run_ids[0])
-    wait_for(lambda: running(host, waiting), what="the waiting job to start")
+    wait_for(lambda: running(host, waiting), what="the waiting job to start", timeout=60)
     waiting.refresh_from_db()
     assert waiting.gpus == [0]
     assert container(host, waiting)["gpus"] == '"device=0"'
@@ -151,7 +128,7 @@ def test_a_job_given_both_gpus_runs_torchrun_on_two(alice, make_prompt, make_two
     run = submit(alice, make_prompt(alice))
     [job] = dispatch()
     worker = in_thread(job)
-    wait_for(lambda: running(host, job), what="the container")
+    wait_for(lambda: running(host, job), what="the container", timeout=60)
     job.refresh_from_db()
     assert job.gpus == [0, 1]
     assert container(host, job) == {"gpus": '"device=0,1"', "CUDA_VISIBLE_DEVICES": "0,1", "NUM_GPU": "2", "shm": "8g"}
