@@ -195,7 +195,7 @@ class JobRunner:
         payload = plans.job_payload(self.job, runs)
         plans.payload_files_write(self.job, runs, payload)
         logs = JobLogs(self.job, runs)
-        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}) on GPU {plans.gpus_label(self.job.gpus)}.")
+        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}) on GPU {','.join(map(str, gpus))}.")
         self._job_update(log_marks=logs.mark())  # before the container's first line can arrive
         self._container_start(payload, logs)
         return True

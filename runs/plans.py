@@ -141,11 +141,6 @@ def container_start(executor, job: Job, payload: Payload) -> None:
     starts[payload.kind](job.name, gpus=job.gpus or None, **payload.body)
 
 
-def gpus_label(gpus: list[int]) -> str:
-    """"0", "0,1" — or "?" for a job started before GPUs were recorded."""
-    return ",".join(map(str, gpus)) if gpus else "?"
-
-
 def payload_files_write(job: Job, runs: list[Run], payload: Payload) -> None:
     """Keep what was sent beside the outputs: spec.json per run; a batch's spec and JSONL."""
     if payload.kind == "batch":
