@@ -193,7 +193,7 @@ class DockerExecutor:
     @classmethod
     def for_host(cls, host: GPUHost, transport: Transport) -> DockerExecutor:
         return cls(transport, remote_dir=host.remote_dir, docker_cmd=host.docker_cmd, image=host.image,
-                   sim_config=host.sim_config if host.simulated else None)
+                   sim_config=host.sim_config if host.simulated else None, shm_size=host.shm_size)
 
     # --- paths -------------------------------------------------------------------------------
 

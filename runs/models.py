@@ -153,6 +153,9 @@ class Job(models.Model):
     # "remote": no line lost, none written twice (runs/joblog.py).
     log_marks = models.JSONField(default=dict, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
+    # The host's GPU indices the container was given (runs/devices.py); held while the job is
+    # running, kept afterwards as a record.
+    gpus = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

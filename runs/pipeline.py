@@ -29,8 +29,6 @@ on its own, the job is left to reconcile, and nothing is half-written either way
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 
 from django.conf import settings
@@ -52,7 +50,9 @@ from gpu.errors import (
     UnknownHostKey,
 )
 from gpu.executor import executor_for
+from logs.timed_batches import timed_batches
 from runs import collect, plans, reasons
+from runs.devices import gpus_free, gpus_take
 from runs.dispatcher import NOT_STARTED, batch_grow, dispatch_soon, new_lease, slot_blocker, slot_free
 from runs.heartbeat import Heartbeat
 from runs.joblog import JobLogs
@@ -62,9 +62,10 @@ from runs.transitions import run_transition
 
 logger = logging.getLogger(__name__)
 
-# The follow loop writes what it has once no line came for FLUSH_WAIT seconds, or at
-# MAX_BATCH_LINES lines: one append, one mark and one wake-up per batch, not per line.
-FLUSH_WAIT = 0.02
+# The follow loop writes what it has at most every PUBLISH_INTERVAL seconds (a line after a
+# quiet spell at once), at most MAX_BATCH_LINES at a time: one append, one wake-up per batch,
+# not per line, and no line held longer than the interval.
+PUBLISH_INTERVAL = 0.01
 MAX_BATCH_LINES = 2000
 MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
@@ -106,6 +107,7 @@ class JobRunner:
         self.lease = lease
         self.beat: Heartbeat | None = None
         self.waits_on_host = True  # the slot wait uses `docker wait` on the container ahead
+        self.dead_ahead: Job | None = None  # that job, once its container has died
 
     # --- the whole job ---------------------------------------------------------------------
 
@@ -190,49 +192,55 @@ class JobRunner:
         logs.note(f"Inputs on the host: {len(sent)} uploaded ({sent_bytes:,} bytes), {cached} already in its cache.")
 
     def _wait_for_slot(self) -> bool:
-        """Hold the uploaded job until the host has a free GPU slot, taking in compatible runs
-        that arrive meanwhile (and once more as the slot frees). Woken by the end of the
-        container it waits behind when there is one to wait on, else by looking again."""
-        gpu_free = False
+        """Hold the uploaded job until the host has a free GPU slot and GPUs for it, taking in
+        compatible runs that arrive meanwhile (and once more as the slot frees). Woken by the
+        death of the container it waits behind when there is one to wait on, else by looking again."""
         while True:
             self._check_lease()
             if not self.runs([RunStatus.UPLOADING]):
                 return self._finish_unstarted()
             self._grow()
-            if gpu_free or slot_free(self.job):
+            if self.dead_ahead is not None or (slot_free(self.job) and gpus_free(self.job)):
                 return True
-            gpu_free = self._await_slot()
+            self.dead_ahead = self._await_slot()
 
-    def _await_slot(self) -> bool:
-        """Wait a while for the slot; True when the container ahead has died (the GPU is free
-        though its worker may not have recorded the end yet)."""
+    def _await_slot(self) -> Job | None:
+        """Wait a while for the slot; the job ahead when its container has died (its slot and
+        GPUs are free though its worker may not have recorded the end yet)."""
         blocker = slot_blocker(self.job) if self.waits_on_host else None
         if blocker is not None:
             try:
-                return self.ex.job_await_end(blocker.name, seconds=SLOT_WAIT) is not None
+                if self.ex.job_await_end(blocker.name, seconds=SLOT_WAIT) is not None:
+                    return blocker
+                return None
             except JobNotFound:  # its worker has not started it yet, or has just removed it
                 pass
             except RemoteCommandFailed as error:  # a speed-up only: look at the database instead
                 logger.warning("Job %s cannot wait on the host for its slot: %s", self.job.name, error.message)
                 self.waits_on_host = False
         time.sleep(SLOT_POLL)
-        return False
+        return None
 
     def _start(self) -> bool:
         # Runs and job become "running" together: the run set is fixed now (a run cancelled
         # before stays out), and a worker dying here leaves both as they were, or both moved.
+        # The job's GPUs are taken in the same step, under the host's lock (runs/devices.py).
         with transaction.atomic():
+            gpus = gpus_take(self.job, dead=self.dead_ahead)
+            if gpus is None:  # _wait_for_slot saw them free; only a changed host setting gets here
+                raise GPUError(f"No free GPUs on host {self.job.host.name} for job {self.job.name}: its slots, GPUs "
+                               "per job or GPUs changed while the job waited. Retry the run.")
             ids = [run.id for run in self.runs([RunStatus.UPLOADING])]
             run_transition(ids, from_=[RunStatus.UPLOADING], to=RunStatus.RUNNING)
             runs = self.runs([RunStatus.RUNNING])
             if runs:
-                self._job_update(state=JobState.RUNNING, run_ids=[run.id for run in runs])
+                self._job_update(state=JobState.RUNNING, run_ids=[run.id for run in runs], gpus=gpus)
         if not runs:
             return self._finish_unstarted()
         payload = plans.job_payload(self.job, runs)
         plans.payload_files_write(self.job, runs, payload)
         logs = JobLogs(self.job, runs)
-        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}).")
+        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}) on GPU {','.join(map(str, gpus))}.")
         # The mark before the container's first line can arrive; started_at as `docker run` is issued.
         self._job_update(log_marks=logs.mark(), started_at=timezone.now())
         self._container_start(payload, logs)
@@ -416,46 +424,8 @@ def _confirmed(check, *, seconds: float = KILL_CONFIRM_SECONDS) -> bool:
 
 
 def _drain(lines_iter):
-    """Batch a blocking line iterator: yield (lines, end offset) as soon as no more lines are
-    waiting, so a quiet container still has its last line written at once. The iterator is
-    read in its own thread; the batches are written in the caller's."""
-    pipe: queue.Queue = queue.Queue()
-    done = object()
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            for item in lines_iter:
-                pipe.put(item)
-                if stop.is_set():  # the caller gave up (the job was taken over)
-                    return
-        except BaseException as error:  # handed to the caller, re-raised there
-            failure.append(error)
-        finally:
-            pipe.put(done)
-
-    reader = threading.Thread(target=read, name="log-follow", daemon=True)
-    reader.start()
-    try:
-        finished = False
-        while not finished:
-            item = pipe.get()
-            batch, end = [], None
-            while item is not done:
-                end, line = item
-                batch.append(line)
-                if len(batch) >= MAX_BATCH_LINES:
-                    break
-                try:
-                    item = pipe.get(timeout=FLUSH_WAIT)
-                except queue.Empty:
-                    break
-            finished = item is done
-            if batch:
-                yield batch, end
-    finally:
-        stop.set()
-    reader.join()
-    if failure:
-        raise failure[0]
+    """Batch a blocking iterator of (end offset, line): yield (lines, end offset of the last)
+    at most every PUBLISH_INTERVAL, a line after a quiet spell at once (logs.timed_batches).
+    The iterator is read in its own thread; the batches are written in the caller's."""
+    for items in timed_batches(lines_iter, interval=PUBLISH_INTERVAL, max_items=MAX_BATCH_LINES):
+        yield [line for _, line in items], items[-1][0]

@@ -125,19 +125,20 @@ def _enhance(runs: list[Run]) -> Payload:
     for run in runs:
         sha = run.prompt.inputs["color"]["sha256"]
         uploads[sha] = prompt_input_paths(run.prompt)["color"]
-        wanted.append({"name": run.id, "prompt": run.prompt.prompt_text, "video_path": cache_path(sha)})
+        wanted.append({"name": run.id, "prompt": run.prompt.prompt_text, "video_path": cache_path(sha),
+                       "resolution": run.execution_config.get("resolution")})
     return Payload("enhance", {"items": nvidia.enhance_input(wanted)}, uploads)
 
 
 def container_start(executor, job: Job, payload: Payload) -> None:
-    """Start the job's detached container for its kind."""
+    """Start the job's detached container for its kind, on the GPUs recorded on the job."""
     starts = {
         "inference": executor.inference_start,
         "batch": executor.batch_start,
         "upscale": executor.upscale_start,
         "enhance": executor.enhance_start,
     }
-    starts[payload.kind](job.name, **payload.body)
+    starts[payload.kind](job.name, gpus=job.gpus or None, **payload.body)
 
 
 def payload_files_write(job: Job, runs: list[Run], payload: Payload) -> None:

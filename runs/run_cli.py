@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -76,6 +77,7 @@ def _enhance(ctx, options):
         user=ctx.user,
         prompt_ids=options["prompt_ids"],
         overwrite=options["overwrite"],
+        resolution=options["resolution"],
         priority=options["priority"],
         dry_run=options["dry_run"],
     )
@@ -108,11 +110,17 @@ def _submitted(ctx, options, submission, *, what: str) -> None:
 
 
 def _outcome(run) -> str:
-    if run.status == RunStatus.COMPLETED:
-        enhanced = run.outputs.get("enhanced_prompt_id")
-        where = f"new prompt {enhanced}" if enhanced else str(run_output_dir(run))
-        return f"{run.id} {status_text(run.status)}: {where}"
-    return f"{run.id} {status_text(run.status)}: {run.error}"
+    """One finished run in a line: its video's path, the enhanced prompt and its text, or the reason it failed."""
+    if run.status != RunStatus.COMPLETED:
+        return f"{run.id} {status_text(run.status)}: {run.error}"
+    outputs = run.outputs
+    if "enhanced_text" in outputs:
+        prompt_id = outputs["enhanced_prompt_id"]
+        target = f"prompt {prompt_id} rewritten" if outputs.get("mode") == "overwrite" else f"new prompt {prompt_id}"
+        return f"{run.id} {status_text(run.status)}: {target}: {outputs['enhanced_text']}"
+    video = outputs.get("video")
+    where = run_output_dir(run) / video if video else run_output_dir(run)
+    return f"{run.id} {status_text(run.status)}: {where}"
 
 
 def _wait(ctx, run_ids: list[str], *, quiet: bool):
@@ -158,7 +166,8 @@ def _retry(ctx, options):
 
 def _status(ctx, options):
     if options["stream"]:
-        _stream(ctx)
+        run_id = options["stream"] if isinstance(options["stream"], str) else None
+        _stream(ctx, run_get(user=ctx.user, run_id=run_id) if run_id else run_newest_active(user=ctx.user))
         return
     hosts = services.hosts_status(user=ctx.user)
     if options["json"]:
@@ -180,11 +189,12 @@ def _status(ctx, options):
             )
         ctx.print(f"  containers: {', '.join(c['name'] for c in host['containers']) or 'none'}")
         table = Table(show_header=True, box=None, padding=(0, 2))
-        for column in ("Run", "Type", "Prompt", "Status", "Progress"):
+        for column in ("Run", "Type", "Prompt", "Status", "GPU", "Progress"):
             table.add_column(column)
         for op in host["operations"]:
+            gpus = ",".join(map(str, op["gpus"]))
             if op["run_id"] is None:
-                table.add_row(op["label"], "", "", status_text(op["status"]), "")
+                table.add_row(op["label"], "", "", status_text(op["status"]), gpus, "")
                 continue
             info = op["progress"] or {}
             table.add_row(
@@ -192,6 +202,7 @@ def _status(ctx, options):
                 op["model_type"],
                 op["prompt_name"] or op["prompt_id"],
                 status_text(op["status"]),
+                gpus,
                 f"{info.get('label', '')} {info.get('percent', '')}".strip(),
             )
         if host["operations"]:
@@ -199,9 +210,8 @@ def _status(ctx, options):
         ctx.print(f"  queue: {host['queued_jobs']} job(s) waiting for this host; {host['pending_runs']} run(s) pending")
 
 
-def _stream(ctx):
-    """Follow the newest active run's log (the copy of its container's log) until it ends or Ctrl+C."""
-    run = run_newest_active(user=ctx.user)
+def _stream(ctx, run):
+    """Print the run's log (the copy of its container's log) and follow it until the run ends or Ctrl+C."""
     ctx.print(f"[dim]Following {run.id} ({run.model_type}, {run.status}) — Ctrl+C to stop[/]")
     log = LogFile(run_log_path(run))
     offset = 0
@@ -262,6 +272,12 @@ def _reconcile(ctx, options):
         ctx.print(f"{action.job} on {action.host or '?'}: [bold]{action.action}[/] — {action.detail}")
 
 
+def _ui(ctx, options):
+    """The seed's `cosmos ui`: here the whole app (web pages, API, worker) starts with runcosmos."""
+    port = {"port": options["port"]} if options["port"] else {}  # else runcosmos's own default
+    call_command("runcosmos", host=options["host"], stdout=ctx.command.stdout, **port)
+
+
 def _ids_from_file(path: str) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -294,6 +310,7 @@ def register(cli) -> None:
     p = cli.command("prompt-enhance", _enhance, help="improve prompts with the prompt upsampler")
     p.add_argument("prompt_ids", metavar="PROMPT_ID", nargs="+")
     p.add_argument("--overwrite", action="store_true", help="replace the prompt's text (only if it has no runs)")
+    p.add_argument("--resolution", type=int, metavar="PIXELS", help="scale the video's shorter side down to this first (e.g. 480)")
     _submit_options(p)
 
     p = cli.command("cancel", _cancel, help="cancel a run (kills its container if it runs)")
@@ -306,7 +323,8 @@ def register(cli) -> None:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     p = cli.command("status", _status, help="GPU hosts: GPUs, containers, active runs, queue")
-    p.add_argument("--stream", action="store_true", help="follow the newest active run's log until Ctrl+C")
+    p.add_argument("--stream", nargs="?", const=True, default=False, metavar="RUN_ID",
+                   help="follow a run's log until it ends or Ctrl+C (default: the newest active run)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     p = cli.command("kill", _kill, help="kill every Cosmos container on the GPU host(s) (staff)")
@@ -317,6 +335,10 @@ def register(cli) -> None:
     p = cli.command("verify", _verify, help="check that database and files agree (staff)")
     p.add_argument("--fix", action="store_true", help="remove orphans and mark broken runs failed")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = cli.command("ui", _ui, help="start the web app (the same as manage.py runcosmos)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default $PORT or 8000)")
 
     p = cli.command("reconcile", _reconcile, help="look after runs whose worker went quiet (staff)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")

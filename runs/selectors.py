@@ -39,10 +39,12 @@ def runs_for_user(
     prompt_id: str | None = None,
     model_type: str | None = None,
     owner: str | None = None,
+    batch: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[Run]:
-    """The user's visible runs, newest first, filtered by status, prompt, model type, owner's username."""
+    """The user's visible runs, newest first, filtered by status, prompt, model type, owner's
+    username, and batch (its id, or its name)."""
     runs = _runs(user)
     if status:
         if status not in RunStatus.values:
@@ -54,7 +56,28 @@ def runs_for_user(
         runs = runs.filter(model_type=model_type_check(model_type))
     if owner:
         runs = runs.filter(owner__username=owner)
+    if batch:
+        runs = _batch_runs(runs, batch)
     return paginate(runs, limit=limit, offset=offset)
+
+
+def batch_summary(*, user, batch: str) -> dict | None:
+    """How a batch (by id, or every batch with that name) is doing: its visible runs counted by
+    status; None when the user sees no run of it."""
+    counts = dict(_batch_runs(_runs(user), batch).values_list("status").annotate(n=Count("id")).order_by())
+    if not counts:
+        return None
+    by_status = {status: counts[status] for status in RunStatus.values if status in counts}
+    return {
+        "batch": batch,
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        "finished": not any(status in ACTIVE_STATUSES for status in by_status),
+    }
+
+
+def _batch_runs(runs, batch: str):
+    return runs.filter(batch_id=batch) if batch.startswith("bt_") else runs.filter(batch_name=batch)
 
 
 def runs_of_prompt(*, user, prompt: Prompt) -> list[Run]:

@@ -28,7 +28,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gpu.sim import containers
+from gpu.sim import containers, nvidia_smi
 from gpu.sim.config import SimConfig
 from gpu.sim.install import IMAGE_ROOT, PROJECT_ROOT
 
@@ -467,6 +467,13 @@ def cmd_run(args) -> int:
             "See 'docker run --help'.",
             125,
         )
+    try:  # nvidia-container-cli refuses a device the machine does not have
+        missing = [i for i in nvidia_smi.devices_requested(args.gpus) or [] if not 0 <= i < nvidia_smi.gpu_count()]
+    except ValueError:
+        missing = [args.gpus]
+    if missing:
+        return err(f"docker: Error response from daemon: failed to create task for container: OCI runtime create "
+                   f"failed: nvidia-container-cli: device error: {missing[0]}: unknown device: unknown.", 125)
     labels = {}
     for item in args.label:
         key, _, value = item.partition("=")

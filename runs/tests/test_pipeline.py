@@ -2,25 +2,23 @@
 manifests, posters, logs, batches, upscale, enhance, named failures, cached uploads."""
 
 import json
-import threading
 import time
 
 import av
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from gpu.executor import executor_for
 from runs import services
 from runs.dispatcher import dispatch
 from runs.models import Job, JobState, Run, RunStatus
-from runs.pipeline import JobRunner, job_execute
+from runs.pipeline import JobRunner
 from runs.outputs import manifest_read
 from runs.selectors import run_output_dir
 from prompts.samples import DEFAULT_HEIGHT as SCENE_HEIGHT
 from prompts.samples import DEFAULT_WIDTH as SCENE_WIDTH
 from prompts.testing import SCENE_FRAMES
-from runs.tests.work import work_off
+from runs.tests.work import in_thread, wait_for, work_off
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,6 +114,19 @@ def test_enhance_end_to_end(alice, make_prompt, local_host, overwrite):
         assert prompt.enhanced_versions.get().prompt_text == text
 
 
+def test_enhance_at_a_lower_resolution_shows_the_upsampler_a_smaller_video(alice, make_prompt, local_host):
+    prompt = make_prompt(alice, "a car")
+    full, small = (services.enhance_submit(user=alice, prompt_ids=[prompt.id], resolution=r).runs[0] for r in (None, 96))
+    assert set(work_off()) == {"completed"}  # one job: both enhancements share the model load
+    full.refresh_from_db()
+    small.refresh_from_db()
+    assert full.job_id == small.job_id
+    # The simulated upsampler names the size of the video it was given.
+    assert f"{SCENE_WIDTH}x{SCENE_HEIGHT} footage" in full.outputs["enhanced_text"]
+    assert f"{round(SCENE_WIDTH * 96 / SCENE_HEIGHT) // 2 * 2}x96 footage" in small.outputs["enhanced_text"]
+    assert small.execution_config["resolution"] == 96 and "at 96p" in (run_output_dir(small) / "execution.log").read_text()
+
+
 @pytest.mark.parametrize(
     "marker, reason",
     [
@@ -150,20 +161,6 @@ def test_a_failed_video_in_a_batch_fails_only_its_run(alice, make_prompt, local_
     assert statuses[bad.id] == RunStatus.FAILED
 
 
-def wait_until(predicate, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def execute_then_disconnect(job):
-    try:
-        job_execute(job.pk, job.lease)
-    finally:
-        connection.close()
-
-
 def test_a_prefetched_job_takes_in_late_companions_and_starts_when_the_container_ahead_dies(
     alice, make_prompt, local_host, settings
 ):
@@ -176,12 +173,11 @@ def test_a_prefetched_job_takes_in_late_companions_and_starts_when_the_container
         runner = JobRunner(ahead, ahead.lease)
         runner.ex = executor
         assert runner._stage() and runner._start()
-        worker = threading.Thread(target=execute_then_disconnect, args=(waiting,), daemon=True)
-        worker.start()
-        wait_until(lambda: Job.objects.get(pk=waiting.pk).state == JobState.READY)
+        worker = in_thread(waiting)
+        wait_for(lambda: Job.objects.get(pk=waiting.pk).state == JobState.READY, what="its upload")
         # A compatible run submitted now rides in the waiting job instead of needing a model load of its own.
         [late] = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice).id], params={"seed": 2}).runs
-        wait_until(lambda: Run.objects.get(pk=late.pk).status == RunStatus.UPLOADING)
+        wait_for(lambda: Run.objects.get(pk=late.pk).status == RunStatus.UPLOADING, what="the late run to join")
         assert Job.objects.get(pk=waiting.pk).state == JobState.READY  # the GPU is taken: it waits
         executor.job_kill(ahead.name)
         worker.join(60)
@@ -190,6 +186,7 @@ def test_a_prefetched_job_takes_in_late_companions_and_starts_when_the_container
              "--format", "{{.Action}} {{.Actor.Attributes.name}}"]
         ).stdout.splitlines()
     assert Job.objects.get(pk=ahead.pk).state == JobState.RUNNING  # its end was never recorded
+    assert Job.objects.get(pk=waiting.pk).gpus == Job.objects.get(pk=ahead.pk).gpus == [0]  # the dead one's GPU
     for run in (waiting_run, late):
         run.refresh_from_db()
         assert run.status == RunStatus.COMPLETED and run.job_id == waiting.name, run.error
