@@ -54,12 +54,12 @@ def runs_for_user(
         runs = runs.filter(model_type=model_type_check(model_type))
     if owner:
         runs = runs.filter(owner__username=owner)
-    return paginate(runs, limit=limit, offset=offset)
+    return paginate(_listed(runs), limit=limit, offset=offset)
 
 
 def runs_of_prompt(*, user, prompt: Prompt) -> list[Run]:
     """The runs of a prompt that `user` may see, newest first."""
-    return list(_runs(user).filter(prompt=prompt))
+    return list(_listed(_runs(user).filter(prompt=prompt)))
 
 
 def run_newest_active(*, user) -> Run:
@@ -115,6 +115,15 @@ def _runs(user):
     return visible_to(Run.objects.select_related("owner", "host", "prompt"), user).order_by("-created_at", "id")
 
 
+# A list shows each run, and of its owner, host and prompt only the name: not the prompt's text,
+# videos and parameters nor the owner's account (50 runs: 5.5 -> 4.1 ms of CPU).
+_LISTED_FIELDS = (*(field.name for field in Run._meta.concrete_fields), "owner__username", "host__name", "prompt__name")
+
+
+def _listed(runs):
+    return runs.only(*_LISTED_FIELDS)
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -128,7 +137,7 @@ def runs_active(*, user, limit: int = QUEUE_LIMIT) -> list[Run]:
     queue in the order the dispatcher takes it (priority, then age)."""
     runs = _runs(user).filter(status__in=ACTIVE_STATUSES)
     running_first = Case(When(status=RunStatus.PENDING, then=1), default=0)
-    return list(runs.order_by(running_first, "-priority", "created_at", "id")[:limit])
+    return list(_listed(runs).order_by(running_first, "-priority", "created_at", "id")[:limit])
 
 
 def runs_with_outputs(*, user, limit: int = 12) -> list[Run]:
@@ -136,12 +145,12 @@ def runs_with_outputs(*, user, limit: int = 12) -> list[Run]:
     runs = _runs(user).filter(
         status=RunStatus.COMPLETED, model_type__in=(ModelType.TRANSFER, ModelType.UPSCALE)
     )
-    return list(runs.order_by("-completed_at", "id")[:limit])
+    return list(_listed(runs).order_by("-completed_at", "id")[:limit])
 
 
 def run_upscales(*, user, run: Run) -> list[Run]:
     """The upscale runs made from `run` that the user may see, newest first."""
-    return list(_runs(user).filter(parent=run, model_type=ModelType.UPSCALE))
+    return list(_listed(_runs(user).filter(parent=run, model_type=ModelType.UPSCALE)))
 
 
 def host_loads() -> dict[int, int]:

@@ -70,3 +70,25 @@ def test_input_paths_point_at_the_stored_videos(alice, make_prompt, scene_dir):
     paths = prompt_input_paths(make_prompt(alice))
     assert set(paths) == {"color", "depth", "segmentation"}
     assert paths["depth"].read_bytes() == (scene_dir / "depth.mp4").read_bytes()
+
+
+def test_a_long_list_counts_to_the_cap_then_says_at_least(alice, bob):
+    from prompts.models import Prompt
+    from prompts.paging import LIST_COUNT_CAP
+
+    many = LIST_COUNT_CAP + 30
+    Prompt.objects.bulk_create(
+        Prompt(id=f"ps_l{i:05d}", owner=alice if i % 2 else bob, prompt_text=f"street {i}") for i in range(2 * many)
+    )
+    first = prompts_list(user=alice, limit=50)
+    assert (first.total, first.total_exact, first.has_next) == (LIST_COUNT_CAP, False, True)
+    # A page past the cap counts to its own end, and the last one is exact.
+    deep = prompts_list(user=alice, limit=10, offset=LIST_COUNT_CAP)
+    assert (deep.total, deep.total_exact, deep.has_next) == (LIST_COUNT_CAP + 10, False, True)
+    last = prompts_list(user=alice, limit=50, offset=many - 20)
+    assert (len(last.items), last.total, last.total_exact, last.has_next) == (20, many, True, False)
+    beyond = prompts_list(user=alice, limit=50, offset=many + 100)
+    assert (beyond.items, beyond.total, beyond.total_exact) == ([], many, True)
+    # Exactly one full page with nothing after it: exact, no next page.
+    exact = prompts_list(user=alice, limit=10, offset=many - 10)
+    assert (exact.total, exact.total_exact, exact.has_next) == (many, True, False)
