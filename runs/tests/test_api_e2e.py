@@ -56,7 +56,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture
 def server(local_host, tmp_path):
-    """Base URL of a daphne serving the test database, with a qcluster working its queue."""
+    """Base URL of the web server on the test database, with a qcluster working its queue."""
     env = dict(
         os.environ,
         COSMOS_DATA_DIR=str(settings.DATA_DIR),
@@ -67,8 +67,9 @@ def server(local_host, tmp_path):
     )
     port = _free_port()
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("daphne", "qcluster")}
+    # As deployed: daphne in two processes on one socket (cosmosproject.serve).
     daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "cosmosproject.asgi:application"],
+        [sys.executable, "-m", "cosmosproject.serve", "--port", str(port), "--processes", "2"],
         cwd=ROOT, env=env, stdout=logs["daphne"], stderr=subprocess.STDOUT,
     )
     worker = subprocess.Popen(
