@@ -24,7 +24,7 @@ from prompts.schemas import (
     PromptOut,
     PromptPageOut,
 )
-from prompts.selectors import prompt_to_dict, prompts_list, prompts_search
+from prompts.selectors import prompt_to_dict, prompts_list_as_dicts, prompts_search_as_dicts
 from prompts.services import prompt_create
 from prompts.videos import ROLES
 
@@ -64,8 +64,8 @@ CREATE_BODY = {
 def prompts_get(request, filters: Query[PromptListQuery]):
     query = (filters.q or "").strip()
     common = {"user": request.auth, "model_type": filters.model_type, "limit": filters.limit, "offset": filters.offset}
-    page = prompts_search(query=query, **common) if query else prompts_list(**common)
-    return page.to_dict(prompt_to_dict)
+    page = prompts_search_as_dicts(query=query, **common) if query else prompts_list_as_dicts(**common)
+    return page.to_dict(dict)
 
 
 @router.post(

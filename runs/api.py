@@ -39,7 +39,7 @@ from runs.schemas import (
     UpscaleIn,
     VerifyOut,
 )
-from runs.selectors import run_get, run_to_dict, runs_for_user, runs_of_prompt
+from runs.selectors import run_get, run_to_dict, runs_for_user_as_dicts, runs_of_prompt
 from runs.submit import Submission
 
 router = Router(auth=api_auth)
@@ -145,7 +145,7 @@ def prompt_enhance(request, prompt_id: str, payload: Body[EnhanceIn] = None):
     "staff see everyone's.",
 )
 def runs_list(request, filters: Query[RunListQuery]):
-    return runs_for_user(user=request.auth, **filters.dict()).to_dict(run_to_dict)
+    return runs_for_user_as_dicts(user=request.auth, **filters.dict()).to_dict(dict)
 
 
 @router.post(

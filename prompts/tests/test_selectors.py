@@ -92,3 +92,21 @@ def test_a_long_list_counts_to_the_cap_then_says_at_least(alice, bob):
     # Exactly one full page with nothing after it: exact, no next page.
     exact = prompts_list(user=alice, limit=10, offset=many - 10)
     assert (exact.total, exact.total_exact, exact.has_next) == (many, True, False)
+
+
+def test_pages_of_prompt_dicts_are_prompt_to_dict_of_each_prompt(alice, bob, staff, make_prompt):
+    from prompts.selectors import prompts_list_as_dicts, prompts_search, prompts_search_as_dicts
+
+    first = make_prompt(alice, "A neon city at night", name="neon_city")
+    make_prompt(alice, "A forest", model_type="enhance", enhanced_from=first, parameters={"seed": 3})
+    make_prompt(bob, "Bob's neon alley")
+    for user, model_type in ((alice, None), (staff, None), (staff, "enhance"), (bob, "enhance")):
+        dicts = prompts_list_as_dicts(user=user, model_type=model_type)
+        models = prompts_list(user=user, model_type=model_type)
+        assert dicts.items == [prompt_to_dict(prompt) for prompt in models.items]
+        assert dicts.total == models.total
+        for query in ("neon", "ne"):
+            found = prompts_search_as_dicts(user=user, query=query, model_type=model_type)
+            assert found.items == [prompt_to_dict(p) for p in prompts_search(user=user, query=query, model_type=model_type).items]
+    assert [p["id"] for p in prompts_search_as_dicts(user=alice, query="NEON").items] == [first.id]
+    assert list(prompts_list_as_dicts(user=alice).items[0]) == list(prompt_to_dict(first))
