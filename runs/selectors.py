@@ -51,8 +51,8 @@ def runs_for_user(
 def runs_for_user_as_dicts(*, user, limit: int = 50, offset: int = 0, **filters) -> Page[dict]:
     """The page of `runs_for_user`, each run as `run_to_dict` shapes it, read as plain rows: no
     model instance is built (50 runs: 6.3 -> 2.3 ms of CPU), for the API and `--json`."""
-    rows = _filtered(user, **filters).values(*dict.fromkeys(_RUN_JSON.values()))
-    page = paginate(rows, limit=limit, offset=offset)
+    runs = _filtered(user, **filters)
+    page = paginate(runs.values(*dict.fromkeys(_RUN_JSON.values())), limit=limit, offset=offset, counted=runs)
     return replace(page, items=[_run_json(row.__getitem__) for row in page.items])
 
 
