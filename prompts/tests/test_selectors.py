@@ -82,6 +82,11 @@ def test_a_long_list_counts_to_the_cap_then_says_at_least(alice, bob):
     )
     first = prompts_list(user=alice, limit=50)
     assert (first.total, first.total_exact, first.has_next) == (LIST_COUNT_CAP, False, True)
+    from prompts.selectors import prompts_list_as_dicts
+
+    for offset in (0, LIST_COUNT_CAP, many - 20, many + 100):
+        rows, models = prompts_list_as_dicts(user=alice, offset=offset), prompts_list(user=alice, offset=offset)
+        assert (rows.total, rows.total_exact, len(rows.items)) == (models.total, models.total_exact, len(models.items))
     # A page past the cap counts to its own end, and the last one is exact.
     deep = prompts_list(user=alice, limit=10, offset=LIST_COUNT_CAP)
     assert (deep.total, deep.total_exact, deep.has_next) == (LIST_COUNT_CAP + 10, False, True)
