@@ -12,8 +12,8 @@ a websocket client with a session cookie, and measures now - the line's timestam
 
 Baselines measured in the same run: a reader in this process that tails the container's log
 file itself every millisecond (the floor: no pipeline, no websocket), and the run page of a run
-with an empty log. Setups: the default (in-memory channel layer, so the consumer finds lines by
-polling the file) and REDIS_URL (channels-redis wakes it at once).
+with an empty log. Setups: the default (in-memory channel layer, so the consumer is woken by
+its process's file watcher, logs.file_watch) and REDIS_URL (channels-redis wakes it at once).
 Targets (issue 5): p50 < 100 ms and p99 < 300 ms at 2,000 lines/s; 20,000 lines/s for 10 s all
 delivered once, in order; a 100,000-line run page opens in < 1 s.
 """

@@ -231,8 +231,14 @@ def upscale_spec(*, input_video: str, weight: float = 0.5, prompt: str | None = 
     return spec
 
 
-def enhance_input(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The prompt upsampler's batch input: [{"name", "prompt", "video_path"}], names unique."""
+# The shorter side a video may be scaled down to before the upsampler looks at it (the seed's
+# `--resolution`, e.g. 480): less to decode and less GPU memory for the vision encoder.
+ENHANCE_RESOLUTION_RANGE = (64, 4096)
+
+
+def enhance_input(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The prompt upsampler's batch input: [{"name", "prompt", "video_path"}], names unique; an
+    item may add "resolution" (the video's shorter side is scaled down to it first)."""
     if not items:
         raise SpecInvalid("enhance: at least one item is required.", field="items")
     out, seen = [], set()
@@ -242,11 +248,15 @@ def enhance_input(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
         if name in seen:
             raise SpecInvalid(f"{field}.name: {name!r} appears twice; names must be unique.", field=f"{field}.name")
         seen.add(name)
-        out.append({
+        entry = {
             "name": name,
             "prompt": _text(item.get("prompt"), field=f"{field}.prompt"),
             "video_path": work_path(item.get("video_path") or "", field=f"{field}.video_path"),
-        })
+        }
+        if item.get("resolution") is not None:
+            low, high = ENHANCE_RESOLUTION_RANGE
+            entry["resolution"] = _number(item["resolution"], field=f"{field}.resolution", low=low, high=high, integer=True)
+        out.append(entry)
     return out
 
 

@@ -22,9 +22,11 @@ Close codes: 4401 not logged in, 4403 not allowed (accepted, then closed, so the
 code and does not retry), 4400 bad request, 1011 server error.
 
 New lines are found two ways: a `log.notify` message to the group wakes the consumer at once
-(works across processes with channels-redis), and the file is polled every `poll_interval`
-(so the default setup, worker and web in separate processes with the in-memory layer, still
-delivers within ~100 ms). Either way the lines are read from the file, the source of truth.
+(works across processes with channels-redis), and the process's file watcher (logs.file_watch)
+wakes it within `watch_interval` of the file changing, so the default setup (worker and web in
+separate processes, the in-memory layer) delivers within ~10 ms too. A read every
+`poll_interval` is the last resort. Either way the lines are read from the file, the source of
+truth.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from logs import file_watch
 from logs.errors import LogQueryError
 from logs.files import READ_BYTES, LogFile
 from logs.parsing import LineParser
@@ -49,13 +52,15 @@ CLOSE_SERVER_ERROR = 1011
 
 
 class LogTailConsumer(AsyncJsonWebsocketConsumer):
-    poll_interval = 0.05  # seconds between looks at the file when no notification came
+    watch_interval: float | None = 0.01  # seconds between stats of the file (None: no watching)
+    poll_interval = 1.0  # seconds between reads of the file when nothing woke the consumer
     state_interval = 1.0  # seconds between calls of extra_state() when no notification came
     batch_bytes = READ_BYTES  # most bytes of lines per "lines" message...
     batch_lines = 500  # ...and most lines (the live panel keeps or drops whole batches)
     max_tail = 10_000
 
     _follower: asyncio.Task | None = None
+    _unwatch = None
     _group: str | None = None
     _sent_state: dict | None = None
     _next_state_at = 0.0
@@ -98,12 +103,16 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         if self._group and self.channel_layer is not None:
             await self.channel_layer.group_add(self._group, self.channel_name)
         await self.accept()
+        if self.watch_interval:
+            self._unwatch = file_watch.watch(self.log.path, self._wake, interval=self.watch_interval)
         self._follower = asyncio.create_task(self._follow(offset, tail))
         self._follower.add_done_callback(self._follower_done)
 
     async def disconnect(self, code: int) -> None:
         if self._follower is not None:
             self._follower.cancel()
+        if self._unwatch is not None:
+            self._unwatch()
         if self._group and self.channel_layer is not None:
             await self.channel_layer.group_discard(self._group, self.channel_name)
 

@@ -6,10 +6,11 @@ progress): consumers read the lines from the file themselves. So a notification 
 arrives (InMemory layer across processes, a full group, Redis down) costs latency, since the
 consumer's poll of the file finds the lines anyway, never a line.
 
-From sync code (a task-queue worker), every `async_to_sync(group_send)` runs on a fresh event
-loop and so opens a fresh Redis connection: `LogPublisher` therefore sends at most one
-notification per `min_interval`, however many batches are written, and `flush()` sends the
-last one.
+From sync code (a task-queue worker), a shared layer (channels-redis) is called on one
+long-lived event loop (logs.layer_loop), so the process keeps one Redis connection; the
+in-memory layer, which only reaches consumers of this process, through `async_to_sync`, which
+runs it on the server's own loop when called from a view. `LogPublisher` sends at most one
+notification per `min_interval` from `write`; `flush()` sends the one held back.
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from redis.exceptions import RedisError
 
+from logs import layer_loop
 from logs.files import LogFile
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_TYPE = "log.notify"  # handled by LogTailConsumer.log_notify
 MIN_NOTIFY_INTERVAL = 0.05
+SEND_TIMEOUT = 2.0  # a layer that hangs (Redis stuck) must not stall the writer for long
 _GROUP_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 _GROUP_MAX = 99  # channels refuses names of 100 characters or more
 # What a channel layer raises when it cannot deliver (Redis down or slow, a full group). The file
@@ -58,7 +61,11 @@ def notify(group: str, payload: dict | None = None) -> bool:
     if layer is None:
         return False
     try:
-        async_to_sync(layer.group_send)(group, _message(payload))
+        if isinstance(layer, InMemoryChannelLayer):
+            # Its queues belong to the loop of this process's consumers: async_to_sync finds it.
+            async_to_sync(layer.group_send)(group, _message(payload))
+        else:
+            layer_loop.call(layer.group_send, group, _message(payload), timeout=SEND_TIMEOUT)
     except _DELIVERY_ERRORS as error:
         logger.warning("Could not notify %s through the channel layer: %s", group, error)
         return False

@@ -31,11 +31,18 @@ MAX_EARLIER_LINES = 5000
 
 
 def log_viewer_response(
-    request: HttpRequest, *, log_path: str | os.PathLike, title: str, back_url: str, template: str = "logs/viewer.html"
+    request: HttpRequest,
+    *,
+    log_path: str | os.PathLike,
+    title: str,
+    back_url: str,
+    template: str = "logs/viewer.html",
+    live: bool = False,
 ) -> HttpResponse:
     """The log viewer page for `log_path` (filters, search with highlight, time range, pages), or
     with `?export=json|text|csv|html` the filtered log as a download. Bad query input renders
-    the page with the error beside its field (status 400) and filters nothing."""
+    the page with the error beside its field (status 400) and filters nothing. While the log is
+    `live` (still written), the last page, with its filters, refreshes itself."""
     log_file = LogFile(log_path)
     params = request.GET.copy()
     params.setdefault("size", str(DEFAULT_PAGE_SIZE))  # so the select shows the size in use
@@ -69,6 +76,8 @@ def log_viewer_response(
         "page_links": _page_links(page, query),
         "export_links": [(name, f"?{_join(query, f'export={name}')}") for name in ("json", "text", "csv", "html")],
         "log_exists": log_file.path.exists(),
+        # Only the last page follows the log: a page the user picked stays as it is.
+        "refresh": live and valid and "page" not in request.GET,
         # Errors of inputs the form shows no field for (they come from links, not from typing).
         "other_errors": [f"{form[name].label}: {error}" for name in ("export", "page", "size") for error in form[name].errors],
     }

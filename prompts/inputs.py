@@ -1,5 +1,9 @@
 """Which server-side files may become prompt inputs: inside COSMOS_INPUT_ROOTS, no `..`, no symlink escapes.
 
+The roots guard what web and API users (who are not users of this machine) can make the server
+read. The command line runs as the machine's own user, who can read any of these files anyway:
+inside `shell_access()` any existing folder is accepted, as the seed's CLI did.
+
 A server-side video folder holds `color.mp4` (required) and optionally `depth.mp4` and
 `segmentation.mp4`. Paths are resolved (symlinks followed) before they are compared with the
 roots, so a link that points outside a root is refused like the outside path itself.
@@ -7,12 +11,28 @@ roots, so a link that points outside a root is refused like the outside path its
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from django.conf import settings
 
 from prompts.errors import InvalidInput
 from prompts.videos import REQUIRED_ROLE, ROLES
+
+
+_shell_access: ContextVar[bool] = ContextVar("cosmos_inputs_shell_access", default=False)
+
+
+@contextmanager
+def shell_access() -> Iterator[None]:
+    """Inputs may come from anywhere the calling process can read: for the command line only."""
+    token = _shell_access.set(True)
+    try:
+        yield
+    finally:
+        _shell_access.reset(token)
 
 
 def allowed_roots() -> list[Path]:
@@ -30,6 +50,8 @@ def confined(path: str | Path, *, what: str, field: str) -> Path:
         raise InvalidInput(f"{what} {given} does not exist.", field=field) from None
     except (OSError, RuntimeError) as exc:  # permission denied, symlink loop
         raise InvalidInput(f"{what} {given} cannot be read: {exc}.", field=field) from None
+    if _shell_access.get():
+        return resolved
     roots = allowed_roots()
     if not any(resolved.is_relative_to(root) for root in roots):
         raise InvalidInput(

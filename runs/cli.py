@@ -1,4 +1,4 @@
-"""`cosmos list runs`, `show`, `delete prompt`, `delete run`: the commands that need runs.
+"""`cosmos list runs`, `show` (a prompt or a run), `delete prompt`, `delete run`: the commands that need runs.
 
 `show` and `delete prompt` live here rather than in prompts.cli because they reach runs (a
 prompt's runs, their output folders), and prompts may not import runs.
@@ -17,8 +17,9 @@ from rich.table import Table
 
 from prompts.cli import PROMPT_ID_WIDTH, RUN_ID_WIDTH, add_page_options, page_caption, total_text, truncate, when
 from prompts.selectors import prompt_get, prompt_to_dict
+from runs.files import run_files
 from runs.models import RunStatus
-from runs.selectors import run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
+from runs.selectors import batch_summary, run_get, run_output_dir, run_to_dict, runs_for_user, runs_of_prompt
 from runs.services import prompt_delete, run_delete
 
 STATUS_STYLE = {
@@ -53,14 +54,19 @@ def _list_runs(ctx, options):
         prompt_id=options["prompt"],
         model_type=options["model"],
         owner=options["owner"],
+        batch=options["batch"],
         limit=options["limit"],
         offset=options["offset"],
     )
+    batch = batch_summary(user=ctx.user, batch=options["batch"]) if options["batch"] else None
     if options["json"]:
-        ctx.json(page.to_dict(run_to_dict))
+        ctx.json({**page.to_dict(run_to_dict), **({"batch": batch} if options["batch"] else {})})
         return
+    if batch:
+        counts = ", ".join(f"{count} {status_text(status)}" for status, count in batch["by_status"].items())
+        ctx.print(f"Batch {batch['batch']}: {batch['total']} run(s): {counts}" + (" (finished)" if batch["finished"] else ""))
     if not page.total:
-        filtered = any(options[key] for key in ("status", "prompt", "model", "owner"))
+        filtered = any(options[key] for key in ("status", "prompt", "model", "owner", "batch"))
         ctx.print("No runs match." if filtered else "No runs yet.")
         return
     table = Table(title=f"Runs ({total_text(page)})", caption=page_caption(page))
@@ -82,7 +88,11 @@ def _list_runs(ctx, options):
 
 
 def _show(ctx, options):
-    prompt = prompt_get(user=ctx.user, prompt_id=options["prompt_id"])
+    """A prompt with its runs, or one run: the id's prefix says which (`ps_` or `rs_`)."""
+    if options["object_id"].startswith("rs_"):
+        _show_run(ctx, options, run_get(user=ctx.user, run_id=options["object_id"]))
+        return
+    prompt = prompt_get(user=ctx.user, prompt_id=options["object_id"])
     runs = runs_of_prompt(user=ctx.user, prompt=prompt)
     if options["json"]:
         ctx.json({**prompt_to_dict(prompt), "runs": [run_to_dict(run) for run in runs]})
@@ -129,6 +139,58 @@ def _show(ctx, options):
         for run in runs:
             if run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
                 ctx.print(f"  {run.id} {'->' if run.status == RunStatus.COMPLETED else 'failed:'} {_outputs(run)}")
+
+
+# The moments of a run's way, in order, as `cosmos show RUN_ID` lists them.
+TIMESTAMPS = (
+    ("Created", "created_at"),
+    ("Queued", "queued_at"),
+    ("Uploading", "uploading_at"),
+    ("Started", "started_at"),
+    ("Downloading", "downloading_at"),
+    ("Cancel asked", "cancel_requested_at"),
+    ("Finished", "completed_at"),
+)
+
+
+def _show_run(ctx, options, run) -> None:
+    files = run_files(run)
+    if options["json"]:
+        ctx.json({**run_to_dict(run), "files": files})
+        return
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("Prompt", f"{run.prompt_id} ({run.prompt.name})")
+    facts.add_row("Owner", run.owner.get_username())
+    facts.add_row("Model", run.model_type)
+    facts.add_row("Status", status_text(run.status) + (f" ({run.progress['label']})" if run.progress.get("label") else ""))
+    if run.error:
+        facts.add_row("Error", run.error)
+    for label, value in (("Upscale of", run.parent_id), ("Batch", run.batch_name or run.batch_id),
+                         ("Host", run.host.name if run.host_id else "")):
+        if value:
+            facts.add_row(label, str(value))
+    params = run.execution_config
+    if params:
+        facts.add_row("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(params.items())))
+    for label, field in TIMESTAMPS:
+        moment = getattr(run, field)
+        if moment:
+            facts.add_row(label, timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S"))
+    facts.add_row("Took", duration(run))
+    facts.add_row("Folder", str(run_output_dir(run)))
+    parts = [facts]
+    if files:
+        table = Table(title="Files", title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("Name")
+        table.add_column("Size", justify="right")
+        for item in files:
+            table.add_row(item["name"], f"{item['size']:,}")
+        parts.append(table)
+    ctx.print(Panel(Group(*parts), title=f"[bold]{run.id}[/]", title_align="left"))
+    if run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+        ctx.print(f"{'->' if run.status == RunStatus.COMPLETED else 'failed:'} {_outputs(run)}")
 
 
 def _outputs(run) -> str:
@@ -179,10 +241,11 @@ def register(cli) -> None:
     p.add_argument("--prompt", metavar="PROMPT_ID", help="only runs of this prompt")
     p.add_argument("--model", help="only this model type")
     p.add_argument("--owner", metavar="USERNAME", help="only runs of this user (staff see everyone's)")
+    p.add_argument("--batch", metavar="BATCH", help="only the runs of this batch (its bt_ id, or its name), with a summary")
     add_page_options(p, what="runs")
 
-    p = cli.command("show", _show, help="show a prompt, its input videos and its runs")
-    p.add_argument("prompt_id", metavar="PROMPT_ID")
+    p = cli.command("show", _show, help="show a prompt (its input videos and runs) or a run (parameters, timings, files)")
+    p.add_argument("object_id", metavar="PROMPT_ID|RUN_ID")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     for name, handler, id_name, what in (

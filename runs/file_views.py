@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from logs.views import log_lines_response, log_viewer_response
 from prompts.http_files import file_response, stream_response
 from prompts.pages import get_or_404
+from runs.models import ACTIVE_STATUSES
 from runs.output_files import output_file_path, output_files
 from runs.selectors import run_get, run_output_dir
 from runs.zipstream import zip_chunks
@@ -49,6 +50,7 @@ def run_log_viewer(request, run_id: str):
         log_path=run_output_dir(run) / LOG_NAME,
         title=f"Log of run {run.id}",
         back_url=reverse("runs:detail", args=[run.id]),
+        live=run.status in ACTIVE_STATUSES,
     )
 
 

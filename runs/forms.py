@@ -102,6 +102,7 @@ class RunFilterForm(forms.Form):
     model_type = forms.ChoiceField(label="Type", required=False, choices=[("", "Any type"), *ModelType.choices])
     prompt = forms.CharField(label="Prompt id", required=False, max_length=40)
     owner = forms.CharField(label="Owner", required=False, max_length=150)
+    batch = forms.CharField(label="Batch", required=False, max_length=100)
 
     def filters(self) -> dict:
         if not self.is_valid():

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gpu.errors import GPUError
 from gpu.executor import JOB_LABEL
 from gpu.selectors import hosts_list
 from gpu.services import host_check
 from prompts.errors import DomainError
+from runs.integrity import check_finished, recent_checks
 from runs.selectors import host_loads, runs_active, runs_with_outputs
-from runs.services import host_kill, hosts_status
+from runs.services import host_kill, hosts_status, integrity_verify_start
 
 GALLERY_SIZE = 12
 
@@ -92,3 +94,23 @@ def host_check_view(request, host_name: str):
         level = messages.SUCCESS if report.ok else messages.WARNING
         messages.add_message(request, level, f"Checked {host_name}: {report.summary}.")
     return redirect("runs:hosts")
+
+
+@require_http_methods(["GET", "POST"])
+def integrity_page(request):
+    """Staff: start an integrity check (or check and fix) in the worker; see the latest reports.
+    While `?task=` has not finished, the page polls itself."""
+    if not request.user.is_staff:
+        messages.error(request, "Only staff may verify every user's files.")
+        return redirect("runs:hosts")
+    if request.method == "POST":
+        try:
+            task_id = integrity_verify_start(user=request.user, fix=request.POST.get("fix") == "1")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("runs:integrity")
+        return redirect(f"{reverse('runs:integrity')}?task={task_id}")
+    pending = request.GET.get("task", "")
+    context = {"checks": recent_checks(), "pending": pending if pending and not check_finished(pending) else ""}
+    partial = request.htmx and request.htmx.target == "integrity-results"
+    return render(request, "runs/_integrity_results.html" if partial else "runs/integrity.html", context)

@@ -7,6 +7,9 @@ Checks (each finding says what it is and what `--fix` does about it):
  - a prompt whose input video is gone -> reported (only the user can bring the video back);
  - an input video no prompt uses, older than an hour -> removed (younger ones may belong to a
    prompt being created right now).
+
+The pages run a check as a task of the worker (group INTEGRITY_GROUP); `recent_checks` reads
+their reports back from django-q's task results.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django_q.models import Task
 
 from prompts.models import Prompt
 from prompts.selectors import prompt_input_paths
@@ -27,6 +31,7 @@ from runs.selectors import run_output_dir
 from runs.transitions import run_transition
 
 ORPHAN_INPUT_AGE = 3600
+INTEGRITY_GROUP = "cosmos-integrity"
 
 
 @dataclass
@@ -156,3 +161,24 @@ def _orphan_inputs(used: set[str], fix: bool) -> list[Finding]:
 def _relative(path: Path) -> str:
     """outputs/<folder> or inputs/<file>: where in the data dir it is."""
     return f"{path.parent.name}/{path.name}"
+
+
+def recent_checks(limit: int = 5) -> list[dict]:
+    """The checks the worker ran, newest first: when, whether it fixed, and its report (or why it failed)."""
+    checks = []
+    for task in Task.objects.filter(group=INTEGRITY_GROUP).order_by("-stopped")[:limit]:
+        report = task.result if task.success and isinstance(task.result, dict) else None
+        checks.append({
+            "id": task.id,
+            "fix": bool(task.args and task.args[0]),
+            "started": task.started,
+            "stopped": task.stopped,
+            "report": report,
+            # Only the exception's line: the traceback django-q keeps belongs in the worker's log.
+            "error": "" if report else str(task.result).split(" : Traceback")[0].strip().splitlines()[0][:300],
+        })
+    return checks
+
+
+def check_finished(task_id: str) -> bool:
+    return Task.objects.filter(id=task_id).exists()

@@ -48,6 +48,7 @@ class JobLogs:
         """A line of our own (what was uploaded, how it ended) in every file of the job."""
         stamp = timezone.localtime().strftime("%m-%d %H:%M:%S")
         self._append_all([f"[{stamp}|INFO|cosmos-workflow] {text}"])
+        self.flush()  # a note may follow a batch within the throttle: no later batch would send it
 
     def mark(self) -> dict:
         """Where the copy stands now, to be saved in `Job.log_marks`."""

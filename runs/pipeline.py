@@ -27,8 +27,6 @@ on its own, the job is left to reconcile, and nothing is half-written either way
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 
 from django.conf import settings
@@ -49,6 +47,7 @@ from gpu.errors import (
     UnknownHostKey,
 )
 from gpu.executor import executor_for
+from logs.timed_batches import timed_batches
 from runs import collect, plans, reasons
 from runs.dispatcher import dispatch_soon, new_lease, slot_free
 from runs.heartbeat import Heartbeat
@@ -60,9 +59,10 @@ from runs.transitions import run_transition
 logger = logging.getLogger(__name__)
 
 NOT_STARTED = (RunStatus.QUEUED, RunStatus.UPLOADING)
-# The follow loop writes what it has once no line came for FLUSH_WAIT seconds, or at
-# MAX_BATCH_LINES lines: one append, one mark and one wake-up per batch, not per line.
-FLUSH_WAIT = 0.02
+# The follow loop writes what it has at most every PUBLISH_INTERVAL seconds (a line after a
+# quiet spell at once), at most MAX_BATCH_LINES at a time: one append, one wake-up per batch,
+# not per line, and no line held longer than the interval.
+PUBLISH_INTERVAL = 0.01
 MAX_BATCH_LINES = 2000
 MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
@@ -370,46 +370,8 @@ def _confirmed(check, *, seconds: float = KILL_CONFIRM_SECONDS) -> bool:
 
 
 def _drain(lines_iter):
-    """Batch a blocking line iterator: yield (lines, end offset) as soon as no more lines are
-    waiting, so a quiet container still has its last line written at once. The iterator is
-    read in its own thread; the batches are written in the caller's."""
-    pipe: queue.Queue = queue.Queue()
-    done = object()
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            for item in lines_iter:
-                pipe.put(item)
-                if stop.is_set():  # the caller gave up (the job was taken over)
-                    return
-        except BaseException as error:  # handed to the caller, re-raised there
-            failure.append(error)
-        finally:
-            pipe.put(done)
-
-    reader = threading.Thread(target=read, name="log-follow", daemon=True)
-    reader.start()
-    try:
-        finished = False
-        while not finished:
-            item = pipe.get()
-            batch, end = [], None
-            while item is not done:
-                end, line = item
-                batch.append(line)
-                if len(batch) >= MAX_BATCH_LINES:
-                    break
-                try:
-                    item = pipe.get(timeout=FLUSH_WAIT)
-                except queue.Empty:
-                    break
-            finished = item is done
-            if batch:
-                yield batch, end
-    finally:
-        stop.set()
-    reader.join()
-    if failure:
-        raise failure[0]
+    """Batch a blocking iterator of (end offset, line): yield (lines, end offset of the last)
+    at most every PUBLISH_INTERVAL, a line after a quiet spell at once (logs.timed_batches).
+    The iterator is read in its own thread; the batches are written in the caller's."""
+    for items in timed_batches(lines_iter, interval=PUBLISH_INTERVAL, max_items=MAX_BATCH_LINES):
+        yield [line for _, line in items], items[-1][0]

@@ -125,7 +125,8 @@ def _enhance(runs: list[Run]) -> Payload:
     for run in runs:
         sha = run.prompt.inputs["color"]["sha256"]
         uploads[sha] = prompt_input_paths(run.prompt)["color"]
-        wanted.append({"name": run.id, "prompt": run.prompt.prompt_text, "video_path": cache_path(sha)})
+        wanted.append({"name": run.id, "prompt": run.prompt.prompt_text, "video_path": cache_path(sha),
+                       "resolution": run.execution_config.get("resolution")})
     return Payload("enhance", {"items": nvidia.enhance_input(wanted)}, uploads)
 
 

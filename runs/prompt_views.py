@@ -68,7 +68,12 @@ def _form_field(form, field: str | None) -> str | None:
 def prompt_enhance_view(request, prompt_id: str):
     get_or_404(prompt_get, user=request.user, prompt_id=prompt_id)
     overwrite = request.POST.get("mode") == "overwrite"
-    submission = attempt(request, enhance_submit, user=request.user, prompt_ids=[prompt_id], overwrite=overwrite)
+    resolution = request.POST.get("resolution", "").strip()
+    if resolution and not resolution.isdigit():
+        messages.error(request, f"Resolution {resolution!r} is not a whole number of pixels (e.g. 480).")
+        return redirect("prompts:detail", prompt_id=prompt_id)
+    submission = attempt(request, enhance_submit, user=request.user, prompt_ids=[prompt_id], overwrite=overwrite,
+                         resolution=int(resolution) if resolution else None)
     run = submission.runs[0] if submission else None
     return new_run_redirect(request, run, doing="Enhancing the prompt", back=reverse("prompts:detail", args=[prompt_id]))
 

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -101,6 +102,7 @@ def _enhance(ctx, options):
         user=ctx.user,
         prompt_ids=options["prompt_ids"],
         overwrite=options["overwrite"],
+        resolution=options["resolution"],
         priority=options["priority"],
         dry_run=options["dry_run"],
     )
@@ -136,11 +138,17 @@ def _submitted(ctx, options, submission, *, what: str) -> None:
 
 
 def _outcome(run) -> str:
-    if run.status == RunStatus.COMPLETED:
-        enhanced = run.outputs.get("enhanced_prompt_id")
-        where = f"new prompt {enhanced}" if enhanced else str(run_output_dir(run))
-        return f"{run.id} {status_text(run.status)}: {where}"
-    return f"{run.id} {status_text(run.status)}: {run.error}"
+    """One finished run in a line: its video's path, the enhanced prompt and its text, or the reason it failed."""
+    if run.status != RunStatus.COMPLETED:
+        return f"{run.id} {status_text(run.status)}: {run.error}"
+    outputs = run.outputs
+    if "enhanced_text" in outputs:
+        prompt_id = outputs["enhanced_prompt_id"]
+        target = f"prompt {prompt_id} rewritten" if outputs.get("mode") == "overwrite" else f"new prompt {prompt_id}"
+        return f"{run.id} {status_text(run.status)}: {target}: {outputs['enhanced_text']}"
+    video = outputs.get("video")
+    where = run_output_dir(run) / video if video else run_output_dir(run)
+    return f"{run.id} {status_text(run.status)}: {where}"
 
 
 def _wait(ctx, run_ids: list[str], *, quiet: bool):
@@ -186,7 +194,8 @@ def _retry(ctx, options):
 
 def _status(ctx, options):
     if options["stream"]:
-        _stream(ctx)
+        run_id = options["stream"] if isinstance(options["stream"], str) else None
+        _stream(ctx, run_get(user=ctx.user, run_id=run_id) if run_id else run_newest_active(user=ctx.user))
         return
     hosts = services.hosts_status(user=ctx.user)
     if options["json"]:
@@ -227,9 +236,8 @@ def _status(ctx, options):
         ctx.print(f"  queue: {host['queued_jobs']} job(s) waiting for this host; {host['pending_runs']} run(s) pending")
 
 
-def _stream(ctx):
-    """Follow the newest active run's log (the copy of its container's log) until it ends or Ctrl+C."""
-    run = run_newest_active(user=ctx.user)
+def _stream(ctx, run):
+    """Print the run's log (the copy of its container's log) and follow it until the run ends or Ctrl+C."""
     ctx.print(f"[dim]Following {run.id} ({run.model_type}, {run.status}) — Ctrl+C to stop[/]")
     log = LogFile(run_log_path(run))
     offset = 0
@@ -290,6 +298,12 @@ def _reconcile(ctx, options):
         ctx.print(f"{action.job} on {action.host or '?'}: [bold]{action.action}[/] — {action.detail}")
 
 
+def _ui(ctx, options):
+    """The seed's `cosmos ui`: here the whole app (web pages, API, worker) starts with runcosmos."""
+    port = {"port": options["port"]} if options["port"] else {}  # else runcosmos's own default
+    call_command("runcosmos", host=options["host"], stdout=ctx.command.stdout, **port)
+
+
 def _entries_from_file(path: str) -> list[dict]:
     """The runs a prompts file asks for: per line a prompt id (`# comments` allowed), or a JSON
     object with a `prompt_id` and parameters of its own (`weights`, `seed`, `num_steps`...)."""
@@ -347,6 +361,7 @@ def register(cli) -> None:
     p = cli.command("prompt-enhance", _enhance, help="improve prompts with the prompt upsampler")
     p.add_argument("prompt_ids", metavar="PROMPT_ID", nargs="+")
     p.add_argument("--overwrite", action="store_true", help="replace the prompt's text (only if it has no runs)")
+    p.add_argument("--resolution", type=int, metavar="PIXELS", help="scale the video's shorter side down to this first (e.g. 480)")
     _submit_options(p)
 
     p = cli.command("cancel", _cancel, help="cancel a run (kills its container if it runs)")
@@ -359,7 +374,8 @@ def register(cli) -> None:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     p = cli.command("status", _status, help="GPU hosts: GPUs, containers, active runs, queue")
-    p.add_argument("--stream", action="store_true", help="follow the newest active run's log until Ctrl+C")
+    p.add_argument("--stream", nargs="?", const=True, default=False, metavar="RUN_ID",
+                   help="follow a run's log until it ends or Ctrl+C (default: the newest active run)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     p = cli.command("kill", _kill, help="kill every Cosmos container on the GPU host(s) (staff)")
@@ -370,6 +386,10 @@ def register(cli) -> None:
     p = cli.command("verify", _verify, help="check that database and files agree (staff)")
     p.add_argument("--fix", action="store_true", help="remove orphans and mark broken runs failed")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = cli.command("ui", _ui, help="start the web app (the same as manage.py runcosmos)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default $PORT or 8000)")
 
     p = cli.command("reconcile", _reconcile, help="look after runs whose worker went quiet (staff)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")

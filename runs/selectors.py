@@ -40,11 +40,13 @@ def runs_for_user(
     prompt_id: str | None = None,
     model_type: str | None = None,
     owner: str | None = None,
+    batch: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Page[Run]:
-    """The user's visible runs, newest first, filtered by status, prompt, model type, owner's username."""
-    runs = _filtered(user, status=status, prompt_id=prompt_id, model_type=model_type, owner=owner)
+    """The user's visible runs, newest first, filtered by status, prompt, model type, owner's
+    username, and batch (its id, or its name)."""
+    runs = _filtered(user, status=status, prompt_id=prompt_id, model_type=model_type, owner=owner, batch=batch)
     return paginate(_listed(runs), limit=limit, offset=offset)
 
 
@@ -56,7 +58,7 @@ def runs_for_user_as_dicts(*, user, limit: int = 50, offset: int = 0, **filters)
     return replace(page, items=[_run_json(row.__getitem__) for row in page.items])
 
 
-def _filtered(user, *, status=None, prompt_id=None, model_type=None, owner=None):
+def _filtered(user, *, status=None, prompt_id=None, model_type=None, owner=None, batch=None):
     runs = _runs(user)
     if status:
         if status not in RunStatus.values:
@@ -68,7 +70,28 @@ def _filtered(user, *, status=None, prompt_id=None, model_type=None, owner=None)
         runs = runs.filter(model_type=model_type_check(model_type))
     if owner:
         runs = runs.filter(owner__username=owner)
+    if batch:
+        runs = _batch_runs(runs, batch)
     return runs
+
+
+def batch_summary(*, user, batch: str) -> dict | None:
+    """How a batch (by id, or every batch with that name) is doing: its visible runs counted by
+    status; None when the user sees no run of it."""
+    counts = dict(_batch_runs(_runs(user), batch).values_list("status").annotate(n=Count("id")).order_by())
+    if not counts:
+        return None
+    by_status = {status: counts[status] for status in RunStatus.values if status in counts}
+    return {
+        "batch": batch,
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        "finished": not any(status in ACTIVE_STATUSES for status in by_status),
+    }
+
+
+def _batch_runs(runs, batch: str):
+    return runs.filter(batch_id=batch) if batch.startswith("bt_") else runs.filter(batch_name=batch)
 
 
 def runs_of_prompt(*, user, prompt: Prompt) -> list[Run]:

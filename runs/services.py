@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django_q.tasks import async_task
 
+from gpu.nvidia import ENHANCE_RESOLUTION_RANGE
 from prompts.errors import Conflict, InvalidInput, NotAllowed
 from prompts.models import DEFAULT_NEGATIVE_PROMPT, ModelType, Prompt
 from prompts.selectors import prompt_get
@@ -180,14 +182,24 @@ def upscale_submit(
 
 
 def enhance_submit(
-    *, user, prompt_ids: Sequence[str], overwrite: bool = False, priority: int = 0, dry_run: bool = False
+    *,
+    user,
+    prompt_ids: Sequence[str],
+    overwrite: bool = False,
+    resolution: int | None = None,
+    priority: int = 0,
+    dry_run: bool = False,
 ) -> Submission:
     """A prompt-enhancement run per prompt. On success it creates a new prompt linked to the
     original, or with `overwrite` replaces the original's text (refused for a prompt that has
-    runs: their outputs were made from the old text)."""
+    runs: their outputs were made from the old text). `resolution` scales the video's shorter
+    side down to that many pixels before the upsampler sees it (e.g. 480)."""
     ids = list(dict.fromkeys(pid.strip() for pid in prompt_ids if pid and pid.strip()))
     if not ids:
         raise InvalidInput("Give at least one prompt id (ps_...).", field="prompt_ids")
+    low, high = ENHANCE_RESOLUTION_RANGE
+    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or not low <= resolution <= high):
+        raise InvalidInput(f"resolution must be a whole number of pixels from {low} to {high} (e.g. 480).", field="resolution")
     prompts = [prompt_get(user=user, prompt_id=pid) for pid in ids]
     for prompt in prompts:
         prompt_inputs_check(prompt)
@@ -199,7 +211,7 @@ def enhance_submit(
         run_build(
             prompt=prompt,
             model_type=ModelType.ENHANCE,
-            config={"mode": "overwrite" if overwrite else "new"},
+            config={"mode": "overwrite" if overwrite else "new", **({"resolution": resolution} if resolution else {})},
             submitted_by=user,
             priority=_priority(priority),
         )
@@ -272,6 +284,14 @@ def integrity_verify(*, user, fix: bool = False) -> integrity.Report:
     """Compare database and files; with `fix`, remove orphans and mark broken runs."""
     _staff_only(user, "verify every user's files")
     return integrity.verify(fix=fix)
+
+
+def integrity_verify_start(*, user, fix: bool = False) -> str:
+    """Queue `integrity_verify` for the task worker (it reads every output file: far too long for a
+    page to wait on); the task's id, to follow with `selectors.integrity_checks`."""
+    _staff_only(user, "verify every user's files")
+    what = "check-and-fix" if fix else "check"
+    return async_task("runs.tasks.integrity_task", fix, group=integrity.INTEGRITY_GROUP, task_name=f"cosmos-integrity-{what}")
 
 
 def runs_reconcile(*, user) -> list[reconcile.Action]:

@@ -6,6 +6,7 @@
    30 s and counts in minutes, so events, not the schedule, keep the GPUs busy).
  - `job_task`: one job's pipeline, for as long as its container runs.
  - `reconcile_task`: every minute, look after jobs whose worker went quiet.
+ - `integrity_task`: an integrity check asked for on the hosts page (its report is the result).
 The schedules are created by runs/schedules.py after every migrate.
 
 A task never relies on staying alive: the job it runs is held by a lease and a heartbeat, and
@@ -14,7 +15,7 @@ reconcile hands it to another worker if this one dies.
 
 from __future__ import annotations
 
-from runs import dispatcher, pipeline, reconcile
+from runs import dispatcher, integrity, pipeline, reconcile
 
 
 def dispatch_task() -> list[str]:
@@ -30,3 +31,7 @@ def job_task(job_pk: int, lease: str) -> str:
 
 def reconcile_task() -> list[dict]:
     return [action.to_dict() for action in reconcile.reconcile()]
+
+
+def integrity_task(fix: bool) -> dict:
+    return integrity.verify(fix=fix).to_dict()

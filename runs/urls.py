@@ -23,6 +23,7 @@ urlpatterns = [
     path("hosts/", host_views.hosts_page, name="hosts"),
     path("hosts/live/", host_views.hosts_live, name="hosts-live"),
     path("hosts/glance/", host_views.hosts_glance, name="hosts-glance"),
+    path("hosts/integrity/", host_views.integrity_page, name="integrity"),
     path("hosts/<slug:host_name>/kill/", host_views.host_kill_view, name="host-kill"),
     path("hosts/<slug:host_name>/check/", host_views.host_check_view, name="host-check"),
     path("prompts/<str:prompt_id>/runs/", prompt_views.prompt_runs, name="prompt-runs"),

@@ -18,7 +18,7 @@ from runs.forms import RunFilterForm, UpscaleForm
 from runs.models import ACTIVE_STATUSES, FINISHED_STATUSES, RunStatus
 from runs.progress_bar import progress_scale
 from runs.output_files import output_file_path, output_files
-from runs.selectors import run_get, run_upscales, runs_for_user
+from runs.selectors import batch_summary, run_get, run_upscales, runs_for_user
 from runs.services import run_cancel, run_delete, run_retry, upscale_submit
 
 # Parameters shown first, in this order; anything else in the config follows.
@@ -40,6 +40,7 @@ def run_list(request):
         prompt_id=filters.get("prompt"),
         model_type=filters.get("model_type"),
         owner=filters.get("owner"),
+        batch=filters.get("batch"),
         limit=PAGE_SIZE,
         offset=offset_for(number),
     )
@@ -50,6 +51,7 @@ def run_list(request):
         "page": page,
         "pager": pager_for(page, number),
         "any_active": any(run.status in ACTIVE_STATUSES for run in page.items),
+        "batch": batch_summary(user=request.user, batch=filters["batch"]) if filters.get("batch") else None,
     }
     partial = request.htmx and request.htmx.target == "run-results"
     return render(request, "runs/_results.html" if partial else "runs/list.html", context)

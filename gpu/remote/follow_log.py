@@ -9,6 +9,10 @@ has ended when JOB_DIR/exit_code exists or the container is not running (killed,
 never started); the log is then read to its end and the program exits 0. It exits as well
 when its stdin reaches end-of-file (the reader went away), and writes a heartbeat (a NUL
 byte) to stderr every few seconds so that a reader can tell a silent job from a dead connection.
+
+Latency: an idle log is looked at every POLL seconds, and `docker inspect` (which takes
+a tenth of a second or more) runs beside the reading, never in its way: a busy log is
+never held up by the check.
 """
 
 import os
@@ -17,18 +21,45 @@ import subprocess
 import sys
 import time
 
-POLL = 0.02  # seconds between looks at an idle log
+POLL = 0.005  # seconds between looks at an idle log (a line waits at most this long here)
 CONTAINER_CHECK = 1.0  # seconds between `docker inspect` calls while idle
+CHECK_TIMEOUT = 60.0
 HEARTBEAT = 5.0
 
 
-def container_running(docker, name):
-    try:
-        result = subprocess.run(docker + ["inspect", "--format", "{{.State.Running}}", name],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return True  # cannot tell: keep following, the marker or the next check will decide
-    return result.returncode == 0 and result.stdout.strip() == b"true"
+class ContainerCheck:
+    """`docker inspect` of the container, run in the background: start(), then done() / running()."""
+
+    def __init__(self, docker, name):
+        self.argv = docker + ["inspect", "--format", "{{.State.Running}}", name]
+        self.process = None
+        self.started = 0.0
+
+    def start(self):
+        try:
+            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL)
+        except OSError:
+            self.process = None  # cannot tell: keep following, the marker or the next check will decide
+        self.started = time.monotonic()
+
+    def pending(self):
+        return self.process is not None
+
+    def result(self):
+        """None while the check runs; else True when the container is (or may be) running."""
+        process = self.process
+        if process.poll() is None:
+            if time.monotonic() - self.started < CHECK_TIMEOUT:
+                return None
+            process.kill()
+            process.wait()
+            self.process = None
+            return True  # docker hangs: cannot tell, keep following
+        self.process = None
+        output = process.stdout.read()  # a word: it fitted in the pipe while the command ran
+        process.stdout.close()
+        return process.returncode == 0 and output.strip() == b"true"
 
 
 def main():
@@ -41,6 +72,7 @@ def main():
     marker = os.path.join(job_dir, "exit_code")
     out = sys.stdout.buffer
     log = None
+    check = ContainerCheck(docker, container)
     next_check = 0.0
     next_beat = time.monotonic() + HEARTBEAT
     while True:
@@ -54,10 +86,14 @@ def main():
             continue
         now = time.monotonic()
         ended = os.path.exists(marker)
-        if not ended and now >= next_check:
-            ended = not container_running(docker, container)
+        if not ended and check.pending():
+            running = check.result()
+            ended = running is False
+        elif not ended and now >= next_check:
+            check.start()
             next_check = now + CONTAINER_CHECK
         if ended:
+            # Whatever the container wrote is in the file now: read it to its end.
             if log is None and os.path.exists(log_path):
                 log = open(log_path, "rb")
                 log.seek(offset)

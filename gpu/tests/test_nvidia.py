@@ -114,6 +114,10 @@ def test_enhance_input_and_results():
     assert items == [{"name": "ps_1", "prompt": "a car", "video_path": "cache/a.mp4"}]
     with pytest.raises(SpecInvalid):
         nvidia.enhance_input([{"name": "x", "prompt": "a", "video_path": "v.mp4"}] * 2)
+    scaled = nvidia.enhance_input([{"name": "x", "prompt": "a", "video_path": "v.mp4", "resolution": 480}])
+    assert scaled[0]["resolution"] == 480
+    with pytest.raises(SpecInvalid, match="resolution"):
+        nvidia.enhance_input([{"name": "x", "prompt": "a", "video_path": "v.mp4", "resolution": 32}])
     results = nvidia.parse_batch_results(json.dumps([
         {"name": "ps_1", "original_prompt": "a", "upsampled_prompt": "a, richer", "video_path": "v", "success": True},
         {"name": "ps_2", "original_prompt": "b", "video_path": "v", "success": False, "error": "OOM"},

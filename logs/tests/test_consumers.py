@@ -212,8 +212,9 @@ async def test_a_log_that_does_not_exist_yet_is_followed_once_it_appears(log):
 
 
 async def test_lines_written_by_another_process_arrive_without_any_notification(log):
-    """The default setup: worker and web in separate processes, in-memory layer: the poll delivers."""
-    comm = communicator(consumer(log.path))
+    """The default setup: worker and web in separate processes, in-memory layer: the file watcher
+    delivers (the poll, set to a minute here, does not)."""
+    comm = communicator(consumer(log.path, poll_interval=60))
     assert (await comm.connect())[0]
     await next_of_type(comm, "synced")
     await asyncio.to_thread(write_in_another_process, log, ["from the worker"])
@@ -257,7 +258,7 @@ async def test_bad_start_gets_a_clear_error_and_4400(log, query, message):
 
 async def test_a_group_notification_wakes_the_consumer_without_waiting_for_the_poll(log):
     group = group_name(f"run-{uuid.uuid4().hex}")
-    comm = communicator(consumer(log.path, group=group, poll_interval=60))
+    comm = communicator(consumer(log.path, group=group, poll_interval=60, watch_interval=None))
     assert (await comm.connect())[0]
     await next_of_type(comm, "synced")
     end = log.append(["woken"])
@@ -294,7 +295,7 @@ async def test_unchanged_state_is_not_sent_again(log):
 
 async def test_redis_notification_from_another_process_wakes_the_consumer(log, redis_layer):
     group = group_name(f"run-{uuid.uuid4().hex}")
-    comm = communicator(consumer(log.path, group=group, poll_interval=60))
+    comm = communicator(consumer(log.path, group=group, poll_interval=60, watch_interval=None))
     assert (await comm.connect())[0]
     await next_of_type(comm, "synced")
     await asyncio.to_thread(write_in_another_process, log, ["via redis 1", "via redis 2"], notify_group=group, redis_url=redis_layer)

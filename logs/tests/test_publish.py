@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 
 import pytest
-from asgiref.sync import async_to_sync
+import redis
 from channels.layers import get_channel_layer
 
 from logs.files import LogFile
 from logs.publish import NOTIFY_TYPE, LogPublisher, group_name, notify
-
-
-class Listener:
-    """A channel in the group, read from sync code like the publisher's caller."""
-
-    def __init__(self, group: str):
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(group, self.channel)
-
-    def messages(self) -> list[dict]:
-        async def drain():
-            received = []
-            while True:
-                try:
-                    received.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.05))
-                except TimeoutError:
-                    return received
-
-        return async_to_sync(drain)()
+from logs.testing import Listener
 
 
 @pytest.fixture
@@ -99,3 +83,46 @@ def test_a_broken_channel_layer_loses_no_line(tmp_path, settings, caplog):
     assert LogFile(tmp_path / "execution.log").read_from(0) == (["kept"], end)
     assert "Could not notify run-x" in caplog.text
     assert notify("run-x") is False
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    """A redis-server of this test's own, so that its connection count is ours alone."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        settings.CHANNEL_LAYERS = {
+            "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                        "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]}}
+        }
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_worker_keeps_one_redis_connection_for_all_its_notifications(private_redis):
+    # A wake-up every 10 ms must not cost a new connection each (5 ms here, far more when loaded).
+    opened_before = private_redis.info("stats")["total_connections_received"]
+    for end in range(20):
+        assert notify("run-x", {"end": end}) is True
+    assert private_redis.info("stats")["total_connections_received"] - opened_before == 1

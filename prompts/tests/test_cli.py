@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from prompts.errors import InvalidInput
+from prompts.inputs import allowed_roots
 from prompts.models import Prompt
+from prompts.services import prompt_create
 from prompts.videos import probe_video
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +58,18 @@ def test_create_prompt_errors_are_one_clear_line(admin_user, scene_copy, setting
     with pytest.raises(CommandError, match="No user named 'carol'"):
         cosmos("create", "prompt", "A city", scene_copy, "--user", "carol")
     assert Prompt.objects.count() == 0
+
+
+def test_the_command_line_takes_a_folder_outside_the_input_roots(alice, scene_dir, tmp_path):
+    # The machine's own user may read any folder; the roots only confine web and API users.
+    outside = tmp_path / "renders"
+    shutil.copytree(scene_dir, outside)
+    assert not any(outside.resolve().is_relative_to(root) for root in allowed_roots())
+    data = json.loads(cosmos("create", "prompt", "A harbor at dawn", outside, "--user", "alice", "--json"))
+    assert Prompt.objects.get(pk=data["id"]).owner == alice
+    with pytest.raises(InvalidInput, match="outside the allowed input folders"):
+        prompt_create(user=alice, prompt_text="A harbor at noon", video_dir=outside)
+    assert Prompt.objects.count() == 1
 
 
 def test_list_prompts_shows_only_the_users_own(alice, bob, make_prompt):

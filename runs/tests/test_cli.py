@@ -40,6 +40,20 @@ def test_list_runs_with_filters_and_json(alice, bob, make_prompt):
         cosmos("list", "runs", "--user", "alice", "--status", "done")
 
 
+def test_list_runs_of_a_batch_with_its_summary(alice, bob, make_prompt):
+    prompt = make_prompt(alice)
+    batch = {"batch_id": "bt_00aa11bb22cc33dd", "batch_name": "night"}
+    done = Run.objects.create(prompt=prompt, owner=alice, status=RunStatus.COMPLETED, **batch)
+    Run.objects.create(prompt=prompt, owner=alice, status=RunStatus.COMPLETED, **batch)
+    add_run(prompt)
+    text = cosmos("list", "runs", "--batch", "night", "--user", "alice")
+    assert "Batch night: 2 run(s): 2 completed (finished)" in text and done.id in text and "Runs (2)" in text
+    data = json.loads(cosmos("list", "runs", "--batch", "bt_00aa11bb22cc33dd", "--json", "--user", "alice"))
+    assert data["total"] == 2 and data["batch"]["by_status"] == {"completed": 2} and data["batch"]["finished"]
+    data = json.loads(cosmos("list", "runs", "--batch", "night", "--json", "--user", "bob"))
+    assert data["total"] == 0 and data["batch"] is None
+
+
 def test_show_prints_the_prompt_its_videos_and_runs(alice, make_prompt):
     prompt = make_prompt(alice, "A futuristic city at night")
     run = add_run(prompt)

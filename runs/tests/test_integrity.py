@@ -91,3 +91,38 @@ def test_an_old_input_no_prompt_uses_is_removed_by_fix(staff, db):
     assert [(f.kind, f.fixed) for f in report.findings if f.kind == "orphan_input"] == [("orphan_input", "removed")]
     assert not stray.exists() and fresh.exists()
     fresh.unlink()
+
+
+# ---- the staff page: the worker checks, the page shows the report -------------------------------
+
+
+def test_staff_check_and_fix_from_the_page(client, staff, completed, monkeypatch):
+    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)  # the worker's task runs inline
+    (run_output_dir(completed) / "output.txt").write_text("a prompt, edited\n")
+    client.force_login(staff)
+    response = client.post("/hosts/integrity/")
+    assert response.status_code == 302 and "?task=" in response["Location"]
+    page = client.get(response["Location"]).content.decode()
+    assert "1 finding" in page and "checksum_mismatch" in page and completed.id in page
+    assert 'hx-trigger="every 2s"' not in page  # finished: the page stops polling
+    assert Run.objects.get(pk=completed.pk).status == RunStatus.COMPLETED
+    page = client.get(client.post("/hosts/integrity/", {"fix": "1"})["Location"]).content.decode()
+    assert "check and fix" in page and "marked failed" in page
+    assert Run.objects.get(pk=completed.pk).status == RunStatus.FAILED
+
+
+def test_a_check_not_finished_yet_makes_the_page_poll(client, staff):
+    client.force_login(staff)
+    page = client.get("/hosts/integrity/", {"task": "f" * 32}).content.decode()
+    assert 'hx-trigger="every 2s"' in page and "The worker is checking" in page
+
+
+def test_alice_cannot_check_or_see_reports(client, alice, completed, monkeypatch):
+    from django_q.models import OrmQ, Task
+
+    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
+    client.force_login(alice)
+    for response in (client.get("/hosts/integrity/"), client.post("/hosts/integrity/", {"fix": "1"})):
+        assert response.status_code == 302 and response["Location"] == "/hosts/"
+    assert "Only staff may verify" in client.get("/hosts/").content.decode()
+    assert not Task.objects.exists() and not OrmQ.objects.exists()

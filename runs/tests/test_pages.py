@@ -113,6 +113,22 @@ def test_a_user_cannot_filter_by_someone_elses_name(client, alice, bob, scene_di
     assert bobs.id[:10] not in page
 
 
+def test_a_batch_is_listed_with_its_summary_by_id_or_name(client, alice, bob, alices_prompt):
+    batch = {"batch_id": "bt_0123456789abcdef", "batch_name": "dusk"}
+    done, failed = make_run(alices_prompt, **batch), make_run(alices_prompt, status=RunStatus.FAILED, **batch)
+    running = make_run(alices_prompt, status=RunStatus.RUNNING, **batch)
+    alone = make_run(alices_prompt)
+    login(client, alice)
+    for key in ("bt_0123456789abcdef", "dusk"):
+        page = client.get("/runs/", {"batch": key}).content.decode()
+        assert all(run.id[:10] in page for run in (done, failed, running)) and alone.id[:10] not in page
+        assert f"Batch <strong>{key}</strong>: 3 runs" in page and "1 completed" in page and "1 failed" in page
+        assert "finished" not in page.split("batch-summary")[1].split("</p>")[0]
+    assert f'?batch=bt_0123456789abcdef"' in client.get(f"/runs/{done.id}/").content.decode()
+    page = login(client, bob).get("/runs/", {"batch": "dusk"}).content.decode()
+    assert "batch-summary" not in page and done.id[:10] not in page and "match these filters" in page
+
+
 def test_an_unknown_status_filter_is_ignored(client, alice, alices_prompt):
     run = make_run(alices_prompt)
     response = login(client, alice).get("/runs/", {"status": "bogus"})
@@ -201,6 +217,17 @@ def test_log_viewer_and_earlier_lines(client, alice, finished_run):
     assert page.status_code == 200 and "final args" in page.content.decode()
     lines = client.get(f"/runs/{finished_run.id}/log/lines/", {"offset": 0}).json()
     assert lines["lines"][0].startswith("[09-08 01:15:45|INFO|")
+    assert 'hx-trigger="every 3s"' not in page.content.decode()  # a finished run's log stands still
+
+
+def test_the_log_viewer_follows_an_active_runs_log_on_its_last_page(client, alice, alices_prompt):
+    run = make_run(alices_prompt, status=RunStatus.RUNNING,
+                   files={"execution.log": b"[09-08 01:15:45|INFO|transfer.py:1:main] final args: {}\n"})
+    login(client, alice)
+    for query, follows in (({}, True), ({"level": "ERROR"}, True), ({"page": "1"}, False)):
+        page = client.get(f"/logs/{run.id}/", query).content.decode()
+        assert ('hx-trigger="every 3s"' in page) is follows, query
+    assert client.get(f"/logs/{run.id}/", {"level": "NOPE"}).status_code == 400
 
 
 # ---- actions -----------------------------------------------------------------------------
@@ -319,6 +346,15 @@ def test_enhance_creates_an_enhance_run(client, alice, alices_prompt):
     response = login(client, alice).post(f"/prompts/{alices_prompt.id}/enhance/")
     run = Run.objects.get()
     assert run.model_type == "enhance" and response["Location"] == f"/runs/{run.id}/"
+
+
+def test_enhance_options_overwrite_and_resolution(client, alice, alices_prompt):
+    login(client, alice)
+    for bad in ("abc", "10"):
+        response = client.post(f"/prompts/{alices_prompt.id}/enhance/", {"resolution": bad}, follow=True)
+        assert "resolution" in response.content.decode().lower() and not Run.objects.exists()
+    client.post(f"/prompts/{alices_prompt.id}/enhance/", {"mode": "overwrite", "resolution": "480"})
+    assert Run.objects.get().execution_config == {"mode": "overwrite", "resolution": 480}
 
 
 def test_delete_prompt_with_confirmation_form(client, alice, alices_prompt, finished_run):

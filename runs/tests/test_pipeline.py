@@ -110,6 +110,19 @@ def test_enhance_end_to_end(alice, make_prompt, local_host, overwrite):
         assert prompt.enhanced_versions.get().prompt_text == text
 
 
+def test_enhance_at_a_lower_resolution_shows_the_upsampler_a_smaller_video(alice, make_prompt, local_host):
+    prompt = make_prompt(alice, "a car")
+    full, small = (services.enhance_submit(user=alice, prompt_ids=[prompt.id], resolution=r).runs[0] for r in (None, 96))
+    assert set(work_off()) == {"completed"}  # one job: both enhancements share the model load
+    full.refresh_from_db()
+    small.refresh_from_db()
+    assert full.job_id == small.job_id
+    # The simulated upsampler names the size of the video it was given.
+    assert f"{SCENE_WIDTH}x{SCENE_HEIGHT} footage" in full.outputs["enhanced_text"]
+    assert f"{round(SCENE_WIDTH * 96 / SCENE_HEIGHT) // 2 * 2}x96 footage" in small.outputs["enhanced_text"]
+    assert small.execution_config["resolution"] == 96 and "at 96p" in (run_output_dir(small) / "execution.log").read_text()
+
+
 @pytest.mark.parametrize(
     "marker, reason",
     [

@@ -97,7 +97,7 @@ def test_status_shows_hosts_gpus_and_queue(admin_user, local_host):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_inference_wait_runs_to_the_end(alice, make_prompt, local_host, monkeypatch):
+def test_inference_wait_runs_to_the_end_and_the_run_can_be_shown_and_streamed(alice, bob, make_prompt, local_host, monkeypatch):
     prompt = make_prompt(alice)
     monkeypatch.setattr("django_q.conf.Conf.SYNC", True)  # the worker's tasks run inline
     data = json.loads(cosmos("inference", prompt.id, "--wait", "--json", "--user", "alice"))
@@ -106,6 +106,18 @@ def test_inference_wait_runs_to_the_end(alice, make_prompt, local_host, monkeypa
     assert run["outputs"]["video"] == "output.mp4"
     text = cosmos("show", prompt.id, "--user", "alice")
     assert "completed" in text
+    run_id = run["id"]
+    shown = cosmos("show", run_id, "--user", "alice")
+    for part in (run_id, prompt.id, "completed", "num_steps=35", "output.mp4", "execution.log", "manifest.txt"):
+        assert part in shown
+    data = json.loads(cosmos("show", run_id, "--json", "--user", "alice"))
+    assert data["id"] == run_id and "output.mp4" in {item["name"] for item in data["files"]}
+    assert shown.rstrip().endswith(f"-> {data['output_dir']}/output.mp4")
+    streamed = cosmos("status", "--stream", run_id, "--user", "alice")
+    assert "final args" in streamed and f"{run_id} ended: completed" in streamed
+    for args in (("show", run_id), ("status", "--stream", run_id)):
+        with pytest.raises(CommandError, match=f"No run '{run_id}'"):
+            cosmos(*args, "--user", "bob")
 
 
 def test_a_prompts_file_line_may_carry_its_own_parameters(alice, make_prompt, tmp_path):

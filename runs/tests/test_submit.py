@@ -156,6 +156,19 @@ def test_enhance_overwrite_is_refused_when_the_prompt_has_runs(alice, prompt):
     assert run.model_type == "enhance" and run.execution_config == {"mode": "new"}
 
 
+@pytest.mark.parametrize("resolution", [10, 5000, 480.5, True, "480"])
+def test_enhance_resolution_out_of_range_is_refused_and_creates_nothing(alice, prompt, resolution):
+    with pytest.raises(InvalidInput, match="resolution must be a whole number of pixels from 64 to 4096"):
+        services.enhance_submit(user=alice, prompt_ids=[prompt.id], resolution=resolution)
+    assert not Run.objects.exists()
+
+
+def test_enhance_dry_run_shows_the_resolution_in_the_upsampler_input(alice, prompt):
+    submission = services.enhance_submit(user=alice, prompt_ids=[prompt.id], resolution=480, dry_run=True)
+    [item] = submission.plan[0]["items"]
+    assert item["resolution"] == 480 and not Run.objects.exists()
+
+
 def test_cancel_of_a_pending_run_is_immediate(alice, prompt):
     [run] = services.inference_submit(user=alice, prompt_ids=[prompt.id]).runs
     run = services.run_cancel(user=alice, run_id=run.id)

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from gpu.errors import GPUError
 from prompts.errors import DomainError
+from prompts.inputs import shell_access
 
 # Apps whose `cli.py` contributes subcommands, in the order their commands are listed.
 CLI_MODULES = ("prompts.cli", "prompts.prepare_cli", "gpu.cli", "runs.cli", "runs.run_cli", "accounts.cli")
@@ -112,6 +113,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         context = CommandContext(self, options)
         try:
-            options["handler"](context, options)
+            with shell_access():  # the caller is the machine's own user: no input roots
+                options["handler"](context, options)
         except (DomainError, GPUError) as exc:
             raise CommandError(exc.message) from exc
