@@ -7,20 +7,15 @@ statuses in `cosmosproject.api`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from ninja import Body, Header, Query, Router, Status
 
 from accounts.auth import api_auth
-from prompts.api_body import JSON, MULTIPART, form_schema, inline_schema, json_body, validated
-from prompts.errors import InvalidInput, NotAllowed
 from prompts.http_files import file_response
 from prompts.schemas import BODY_ERRORS, ERRORS, ErrorOut
 from prompts.selectors import prompt_get, prompt_to_dict
-from prompts.videos import ROLES, upload_sha256
 from runs import services
 from runs.files import run_file_path, run_files, run_log_read
+from runs.api_submit import SUBMIT_BODY, submission_request
 from runs.idempotency import HEADER, submit_once
 from runs.schemas import (
     MAX_LOG_CHUNK,
@@ -32,10 +27,8 @@ from runs.schemas import (
     RunListQuery,
     RunOut,
     RunPageOut,
-    RunSubmitIn,
     StatusOut,
     SubmissionOut,
-    UploadRunForm,
     UpscaleIn,
     VerifyOut,
 )
@@ -44,20 +37,6 @@ from runs.submit import Submission
 
 router = Router(auth=api_auth)
 
-SUBMIT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            JSON: {"schema": inline_schema(RunSubmitIn)},
-            MULTIPART: {
-                "schema": {
-                    **form_schema(UploadRunForm, files={role: f"{role}.mp4" for role in ROLES}),
-                    "required": ["prompt_text", "color"],
-                }
-            },
-        },
-    }
-}
 BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 FILE_RESPONSES = {
     "responses": {
@@ -177,12 +156,9 @@ def runs_create(
         None, alias=HEADER, description="Any unique string (e.g. a UUID) per logical request", max_length=200
     ),
 ):
-    if request.content_type == MULTIPART:
-        submit = _upload_submission(request)
-    elif request.content_type == JSON:
-        submit = _json_submission(request)
-    else:
-        detail = "Send application/json (existing prompts, or a server folder for staff) or multipart/form-data (uploads)."
+    submit = submission_request(request)
+    if submit is None:
+        detail = "Send application/json (existing prompts; a server folder for staff) or multipart/form-data (uploads)."
         return Status(415, {"detail": detail})
     if idempotency_key is None or submit.dry_run:
         return _submitted(submit())
@@ -192,89 +168,6 @@ def runs_create(
     if replayed and submit.creates_prompt and submission.runs:
         submission.prompt = submission.runs[0].prompt
     return _submitted(submission, replayed=replayed)
-
-
-@dataclass
-class _Submit:
-    """A request the view has parsed, ready to submit once; `request_data` describes it for an
-    Idempotency-Key (computed only when a key is given: for uploads it hashes the videos)."""
-
-    call: Callable[[], Submission]
-    request_data: Callable[[], dict]
-    dry_run: bool = False
-    creates_prompt: bool = False
-
-    def __call__(self) -> Submission:
-        return self.call()
-
-
-def _json_submission(request) -> _Submit:
-    user = request.auth
-    payload = validated(RunSubmitIn, json_body(request), loc=("body", "payload"))
-    target = payload.target()
-    common = {"params": payload.params(), "batch_name": payload.batch_name, "priority": payload.priority}
-    if target == "prompt":
-        _no_dry_run(payload.dry_run)
-        if not user.is_staff:
-            raise NotAllowed(
-                "Only staff may create prompts from folders on the server; upload the videos instead "
-                "(multipart/form-data).",
-                field="prompt",
-            )
-        new = payload.prompt.model_dump()
-        call = lambda: services.create_and_run(user=user, **new, **common)  # noqa: E731
-    else:
-        ids = {"prompt_id": [payload.prompt_id], "prompt_ids": payload.prompt_ids}.get(target)
-        call = lambda: services.inference_submit(  # noqa: E731
-            user=user, prompt_ids=ids, items=payload.entries(), dry_run=payload.dry_run, **common
-        )
-    return _Submit(
-        call,
-        request_data=lambda: payload.model_dump(mode="json", exclude_unset=True),
-        dry_run=payload.dry_run,
-        creates_prompt=target == "prompt",
-    )
-
-
-def _upload_submission(request) -> _Submit:
-    if "zip" in request.FILES:
-        raise InvalidInput(
-            "Create-and-run takes videos. Send a zip of PNG sequences to POST /api/prompts, then run the "
-            "prompt it makes by its prompt_id.",
-            field="zip",
-        )
-    unknown = sorted(set(request.FILES) - set(ROLES))
-    if unknown:
-        raise InvalidInput(f"Unknown file {unknown[0]!r}: send {', '.join(ROLES)}.", field=unknown[0])
-    _no_dry_run("dry_run" in request.POST)
-    form = validated(UploadRunForm, request.POST.dict(), loc=("form",))
-    files = {role: request.FILES[role] for role in ROLES if role in request.FILES}
-    return _Submit(
-        lambda: services.create_and_run(
-            user=request.auth,
-            prompt_text=form.prompt_text,
-            name=form.name,
-            negative_prompt=form.negative_prompt,
-            files=files,
-            params=form.params(),
-            batch_name=form.batch_name,
-            priority=form.priority,
-        ),
-        # The videos by content: a retry with the same key and the same files is the same request.
-        request_data=lambda: {
-            "form": request.POST.dict(),
-            "files": {role: upload_sha256(upload) for role, upload in files.items()},
-        },
-        creates_prompt=True,
-    )
-
-
-def _no_dry_run(asked: bool) -> None:
-    if asked:
-        raise InvalidInput(
-            "A dry run needs an existing prompt: create the prompt (POST /api/prompts), then dry-run it by its id.",
-            field="dry_run",
-        )
 
 
 @router.get("/runs/{run_id}", response={200: RunDetailOut, **ERRORS}, tags=["runs"], summary="A run, with its files")

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.tokens import token_create
+from cosmosproject.testing import database_url, free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -32,22 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCESSES, THREADS = 2, 3
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(port: int, log: Path, processes: int = PROCESSES) -> subprocess.Popen:
     env = dict(
-        os.environ, COSMOS_DATA_DIR=str(settings.DATA_DIR), DATABASE_URL=_database_url(), LOG_LEVEL="WARNING",
+        os.environ, COSMOS_DATA_DIR=str(settings.DATA_DIR), DATABASE_URL=database_url(), LOG_LEVEL="WARNING",
         COSMOS_WEB_THREADS=str(THREADS), COSMOS_SMART_NAMES="0",
     )
     argv = [sys.executable, "-m", "cosmosproject.serve", "--port", str(port), "--processes", str(processes), "-v", "0"]
@@ -61,7 +49,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     process = _start(port, log)
     deadline = time.monotonic() + 60

@@ -16,21 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def as_alice(alice):
-    return ApiClient(alice)
-
-
-@pytest.fixture
-def as_bob(bob):
-    return ApiClient(bob)
-
-
-@pytest.fixture
-def as_staff(staff):
-    return ApiClient(staff)
-
-
-@pytest.fixture
 def two_prompts(alice, make_prompt):
     return make_prompt(alice, "a city at night"), make_prompt(alice, "a forest at dawn")
 
