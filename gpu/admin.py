@@ -12,7 +12,7 @@ from gpu.selectors import host_key_fingerprint
 from gpu.services import host_validate
 
 VALIDATED = ("name", "transport", "hostname", "port", "username", "remote_dir", "docker_cmd", "image", "slots",
-             "simulated", "sim_config", "enabled")
+             "gpus_per_job", "shm_size", "simulated", "sim_config", "enabled")
 
 
 class GPUHostForm(forms.ModelForm):
@@ -25,7 +25,7 @@ class GPUHostForm(forms.ModelForm):
     class Meta:
         model = GPUHost
         fields = ["name", "transport", "hostname", "port", "username", "key_path", "remote_dir", "docker_cmd",
-                  "image", "slots", "enabled", "simulated", "sim_config"]
+                  "image", "slots", "gpus_per_job", "shm_size", "enabled", "simulated", "sim_config"]
 
     def clean(self):
         data = super().clean()
@@ -33,7 +33,8 @@ class GPUHostForm(forms.ModelForm):
             return data
         key_path = data.get("key_path") or (self.instance.key_path if self.instance.pk else "")
         try:
-            values = host_validate(key_path=key_path, **{k: data.get(k) for k in VALIDATED})
+            values = host_validate(key_path=key_path, last_check=self.instance.last_check if self.instance.pk else None,
+                                   **{k: data.get(k) for k in VALIDATED})
         except HostInputInvalid as exc:
             field = exc.field if exc.field in self.fields else None
             raise forms.ValidationError({field: exc.message} if field else exc.message) from None
@@ -46,7 +47,7 @@ class GPUHostForm(forms.ModelForm):
 @admin.register(GPUHost)
 class GPUHostAdmin(admin.ModelAdmin):
     form = GPUHostForm
-    list_display = ("name", "transport", "address", "simulated", "enabled", "slots", "last_checked_at")
+    list_display = ("name", "transport", "address", "simulated", "enabled", "slots", "gpus_per_job", "last_checked_at")
     list_filter = ("transport", "simulated", "enabled")
     search_fields = ("name", "hostname")
     readonly_fields = ("pinned_key", "last_check", "last_checked_at", "created_at")

@@ -1,4 +1,4 @@
-"""`cosmos host ...`: add, list, check, import-config, enable/disable, forget-key, remove.
+"""`cosmos host ...`: add, edit, list, check, import-config, enable/disable, forget-key, remove.
 
 Parses arguments, calls gpu.services / gpu.selectors, prints a rich table or stable JSON.
 """
@@ -28,7 +28,8 @@ def parse_ssh_target(value: str) -> tuple[str, str, int]:
 
 def add(ctx, options) -> None:
     common = {"name": options["name"], "remote_dir": options["remote_dir"] or "", "image": options["image"],
-              "docker_cmd": options["docker_cmd"], "slots": options["slots"], "simulated": options["simulated"]}
+              "docker_cmd": options["docker_cmd"], "slots": options["slots"], "gpus_per_job": options["gpus_per_job"],
+              "shm_size": options["shm_size"], "simulated": options["simulated"]}
     if options["ssh"]:
         user, hostname, port = parse_ssh_target(options["ssh"])
         host = services.host_add(user=ctx.user, transport=Transport.SSH, hostname=hostname, port=port, username=user,
@@ -47,6 +48,21 @@ def add(ctx, options) -> None:
               + (" and pins the host key." if hint else "."))
 
 
+def edit(ctx, options) -> None:
+    changes = {key: options[key] for key in ("remote_dir", "image", "docker_cmd", "slots", "gpus_per_job", "shm_size")}
+    if options["key"]:
+        changes["key_path"] = options["key"]
+    if all(value is None for value in changes.values()):
+        raise HostInputInvalid("Nothing to change: give at least one option (see `cosmos host edit --help`).",
+                               field="name")
+    host = services.host_update(user=ctx.user, name=options["name"], **changes)
+    if options["json"]:
+        ctx.json(selectors.host_summary(host))
+        return
+    ctx.print(f"Host [bold]{host.name}[/]: {host.slots} slot(s) x {host.gpus_per_job} GPU(s) per job, "
+              f"shm {host.shm_size}, image {host.image}, remote dir {host.remote_dir}.")
+
+
 def list_hosts(ctx, options) -> None:
     hosts = [selectors.host_summary(h) for h in selectors.hosts_list(user=ctx.user)]
     if options["json"]:
@@ -56,13 +72,14 @@ def list_hosts(ctx, options) -> None:
         ctx.print("No GPU hosts yet. Add one with `cosmos host add NAME --ssh USER@HOST --key PATH --remote-dir DIR`.")
         return
     table = Table(title="GPU hosts")
-    for column in ("name", "transport", "address", "slots", "enabled", "last check"):
+    for column in ("name", "transport", "address", "slots", "GPUs/job", "enabled", "last check"):
         table.add_column(column)
     for h in hosts:
         check = h["last_check"] or {}
         checked = ("[green]" if check.get("ok") else "[red]") + check.get("summary", "") + "[/]" if check else "never"
         name = h["name"] + (" [magenta](simulated)[/]" if h["simulated"] else "")
-        table.add_row(name, h["transport"], h["address"], str(h["slots"]), "yes" if h["enabled"] else "no", checked)
+        table.add_row(name, h["transport"], h["address"], str(h["slots"]), str(h["gpus_per_job"]),
+                      "yes" if h["enabled"] else "no", checked)
     ctx.print(table)
 
 
@@ -89,11 +106,15 @@ def check(ctx, options) -> None:
 
 
 def import_config(ctx, options) -> None:
-    host = services.host_import_config(user=ctx.user, path=options["path"], name=options["name"])
+    imported = services.host_import_config(user=ctx.user, path=options["path"], name=options["name"])
+    host = imported.host
     if options["json"]:
-        ctx.json(selectors.host_summary(host))
+        ctx.json({**selectors.host_summary(host), "notes": imported.notes})
         return
-    ctx.print(f"Added host [bold]{host.name}[/] ({host.address}) from {options['path']}, remote dir {host.remote_dir}.")
+    ctx.print(f"Added host [bold]{host.name}[/] ({host.address}) from {options['path']}, remote dir {host.remote_dir}, "
+              f"shm {host.shm_size}.")
+    for note in imported.notes:
+        ctx.print(f"  {note}", markup=False)
     ctx.print(f"Next: `cosmos host check {host.name} --accept-new-key`.")
 
 
@@ -117,6 +138,13 @@ def remove(ctx, options) -> None:
     ctx.print(f"Removed host {options['name']}.")
 
 
+def _gpu_arguments(parser, *, defaults: bool) -> None:
+    parser.add_argument("--gpus-per-job", type=int, default=1 if defaults else None, metavar="N",
+                        help="GPUs each job gets (torchrun --nproc_per_node)" + (" (default 1)" if defaults else ""))
+    parser.add_argument("--shm-size", default="8g" if defaults else None, metavar="SIZE",
+                        help="shared memory of a job's container, like 8g or 512m" + (" (default 8g)" if defaults else ""))
+
+
 def register(cli) -> None:
     group = {"group": "host", "group_help": "GPU hosts: add, list, check"}
 
@@ -130,7 +158,18 @@ def register(cli) -> None:
     p.add_argument("--image", help="Docker image (default nvcr.io/ubuntu/cosmos-transfer1:latest)")
     p.add_argument("--docker-cmd", metavar="CMD", help="how to run docker there (default 'sudo docker')")
     p.add_argument("--slots", type=int, default=1, help="jobs that may run at once (default 1)")
+    _gpu_arguments(p, defaults=True)
     p.add_argument("--simulated", action="store_true", help="the host runs the Cosmos simulator, not a GPU")
+    p.add_argument("--json", action="store_true")
+
+    p = cli.command("edit", edit, help="Change a host's settings (only the options given).", **group)
+    p.add_argument("name")
+    p.add_argument("--key", metavar="PATH", help="private key file (SSH hosts)")
+    p.add_argument("--remote-dir", metavar="DIR")
+    p.add_argument("--image")
+    p.add_argument("--docker-cmd", metavar="CMD")
+    p.add_argument("--slots", type=int, help="jobs that may run at once")
+    _gpu_arguments(p, defaults=False)
     p.add_argument("--json", action="store_true")
 
     p = cli.command("list", list_hosts, help="List the GPU hosts.", **group)

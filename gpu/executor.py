@@ -193,7 +193,7 @@ class DockerExecutor:
     @classmethod
     def for_host(cls, host: GPUHost, transport: Transport) -> DockerExecutor:
         return cls(transport, remote_dir=host.remote_dir, docker_cmd=host.docker_cmd, image=host.image,
-                   sim_config=host.sim_config if host.simulated else None)
+                   sim_config=host.sim_config if host.simulated else None, shm_size=host.shm_size)
 
     # --- paths -------------------------------------------------------------------------------
 
@@ -450,6 +450,25 @@ class DockerExecutor:
                 raise TransportTimeout(f"Job {job_id} was still running after {timeout:g} s.")
             time.sleep(delay)
             delay = min(delay * 2, max(poll, 0.2))
+
+    def job_await_end(self, job_id: str, *, seconds: float) -> int | None:
+        """Block until the job's running container ends (`docker wait`: woken by the daemon, no
+        polling here) or `seconds` pass; the exit code, or None while it still runs.
+        JobNotFound when its container is not running yet (none, or created but not started:
+        `docker wait` would answer at once for those) and has not ended either."""
+        state = self.job_state(job_id)
+        if state.ended:
+            return state.exit_code
+        if not state.running:
+            raise JobNotFound(f"Job {job_id} has no running container on {self.transport.label}.")
+        wait = ["timeout", f"{seconds:g}", *self.docker.wait(self.container_name(job_id))]
+        result = self.transport.run(wait, timeout=seconds + 30)
+        if result.exit_code == 124:  # timeout(1) stopped the wait: the container still runs
+            return None
+        if "No such container" in result.stderr:  # it ended and was removed since we looked
+            raise JobNotFound(f"Job {job_id} has no container on {self.transport.label} any more.")
+        result.check(f"docker wait {self.container_name(job_id)}")
+        return int(result.stdout.split()[0])
 
     def job_kill(self, job_id: str) -> bool:
         """Kill the job's container (SIGKILL; it ends with 137). False if it was not running."""

@@ -25,7 +25,12 @@ class GPUHost(models.Model):
     remote_dir = models.CharField(max_length=500)
     docker_cmd = models.CharField(max_length=100, default="sudo docker")
     image = models.CharField(max_length=300, default=DEFAULT_IMAGE)
+    # Jobs that may run at once, each on `gpus_per_job` devices of its own (torchrun
+    # --nproc_per_node); slots * gpus_per_job must fit the GPUs the host has.
     slots = models.PositiveIntegerField(default=1)
+    gpus_per_job = models.PositiveIntegerField(default=1)
+    # `docker run --shm-size` of every job container (the seed's [docker] shm_size).
+    shm_size = models.CharField(max_length=16, default="8g")
     enabled = models.BooleanField(default=True)
     # A simulated host runs the simulator in gpu/sim, not a GPU; pages say so.
     simulated = models.BooleanField(default=False)
@@ -40,6 +45,13 @@ class GPUHost(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def gpu_count(self) -> int:
+        """The GPUs jobs may be given: what the last check saw, or (never seen any) as many as
+        the slots need."""
+        seen = len((self.last_check or {}).get("gpus") or [])
+        return seen or self.slots * self.gpus_per_job
 
     @property
     def address(self) -> str:

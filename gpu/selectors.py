@@ -50,6 +50,8 @@ def host_summary(host: GPUHost) -> dict[str, Any]:
         "docker_cmd": host.docker_cmd,
         "image": host.image,
         "slots": host.slots,
+        "gpus_per_job": host.gpus_per_job,
+        "shm_size": host.shm_size,
         "enabled": host.enabled,
         "simulated": host.simulated,
         "host_key": host_key_fingerprint(host),

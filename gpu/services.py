@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.:_-]{0,253}[A-Za-z0-9])?")
 USERNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,299}")
+# docker's --shm-size: a number and a unit (b, k, m, g); at least 1 MiB, so "8" (bytes) is refused.
+SHM_SIZE = re.compile(r"(?P<number>[1-9][0-9]{0,5})(?P<unit>[bkmg])b?")
+SHM_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 SIM_KEYS = {"load_seconds", "step_seconds", "fail", "fail_jobs"}
 DEFAULT_HOST_NAME = "local-sim"
 
@@ -109,6 +113,26 @@ def _sim_config(value: Any) -> dict[str, Any]:
     return config
 
 
+def _shm_size(value: Any) -> str:
+    text = str(value if value is not None else "8g").strip().lower()
+    match = SHM_SIZE.fullmatch(text)
+    if not match or int(match["number"]) * SHM_UNITS[match["unit"]] < 1024**2:
+        raise HostInputInvalid(f"Shared memory size {value!r} is not a size like 8g or 512m (at least 1m).",
+                               field="shm_size")
+    return match["number"] + match["unit"]  # "8GB" -> "8g"
+
+
+def _gpus_fit(slots: int, gpus_per_job: int, last_check: dict | None) -> None:
+    """Each running job holds its own GPUs: slots x GPUs per job must exist on the host."""
+    seen = len((last_check or {}).get("gpus") or [])
+    if seen and slots * gpus_per_job > seen:
+        raise HostInputInvalid(
+            f"{slots} slot(s) x {gpus_per_job} GPU(s) per job need {slots * gpus_per_job} GPUs, but the host's last "
+            f"check saw {seen}. Lower the slots or the GPUs per job (or check the host again if it has more now).",
+            field="gpus_per_job" if gpus_per_job > 1 else "slots",
+        )
+
+
 def default_remote_dir(name: str) -> str:
     """Where a local simulated host keeps its work dir unless told otherwise."""
     return str(settings.DATA_DIR / "sim-hosts" / name)
@@ -126,11 +150,15 @@ def host_validate(
     docker_cmd: str | None = None,
     image: str | None = None,
     slots: Any = 1,
+    gpus_per_job: Any = 1,
+    shm_size: Any = "8g",
     simulated: bool = False,
     sim_config: dict | None = None,
     enabled: bool = True,
+    last_check: dict | None = None,
 ) -> dict[str, Any]:
-    """Check and normalize a host's fields; return the values to store. Changes nothing."""
+    """Check and normalize a host's fields; return the values to store. Changes nothing.
+    `last_check` (an existing host's) bounds slots x gpus_per_job by the GPUs it saw."""
     name = (name or "").strip()
     if not NAME.fullmatch(name):
         raise HostInputInvalid(f"Host name {name!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_', "
@@ -174,6 +202,9 @@ def host_validate(
         raise HostInputInvalid(f"Image {image!r} is not a Docker image name (e.g. {DEFAULT_IMAGE}).", field="image")
     values["image"] = image
     values["slots"] = _int(slots, field="slots", low=1, high=64, what="GPU slots")
+    values["gpus_per_job"] = _int(gpus_per_job, field="gpus_per_job", low=1, high=64, what="GPUs per job")
+    _gpus_fit(values["slots"], values["gpus_per_job"], last_check)
+    values["shm_size"] = _shm_size(shm_size)
     if sim_config and not simulated:
         raise HostInputInvalid("Simulator settings are only for simulated hosts.", field="sim_config")
     values["sim_config"] = _sim_config(sim_config) if simulated else {}
@@ -203,8 +234,48 @@ def host_add(*, user, **fields: Any) -> GPUHost:
         raise HostNameTaken(f"A host named {values['name']!r} exists already; choose another name.", field="name") from None
 
 
-def host_import_config(*, user, path: str | Path, name: str | None = None) -> GPUHost:
-    """Register the host described by the seed's config.toml ([remote], [paths], [docker])."""
+# The seed's [execution] defaults are global settings here (cosmosproject/settings.py), not a
+# host's: importing a config says which environment variable carries each.
+EXECUTION_SETTINGS = {
+    "default_num_steps": ("COSMOS_DEFAULT_NUM_STEPS", "DEFAULT_NUM_STEPS"),
+    "default_guidance_scale": ("COSMOS_DEFAULT_GUIDANCE", "DEFAULT_GUIDANCE"),
+    "default_upscale_weight": ("COSMOS_DEFAULT_UPSCALE_WEIGHT", "DEFAULT_UPSCALE_WEIGHT"),
+}
+ALWAYS_OFFLOADED = ("offload_models", "offload_vae")
+
+
+@dataclass
+class ConfigImported:
+    """The host made from a config.toml, and what of the file it did not take (one sentence each)."""
+
+    host: GPUHost
+    notes: list[str] = field(default_factory=list)
+
+
+def _config_notes(docker: dict[str, Any], execution: dict[str, Any]) -> list[str]:
+    notes = []
+    ipc = docker.get("ipc_mode")
+    if ipc is not None and ipc != "host":
+        notes.append(f"[docker] ipc_mode = {ipc!r} is not used: every job runs with --ipc host "
+                     "(torchrun's processes share memory through it).")
+    for key, value in execution.items():
+        if key in EXECUTION_SETTINGS:
+            variable, setting = EXECUTION_SETTINGS[key]
+            current = settings.COSMOS[setting]
+            same = " (already so)" if str(current) == str(value) else f" (now {current})"
+            notes.append(f"[execution] {key} is a global setting here: set {variable}={value} in the server's "
+                         f"environment{same}.")
+        elif key in ALWAYS_OFFLOADED:
+            notes.append(f"[execution] {key} is not a setting here: the job scripts always offload the text "
+                         "encoder and guardrail models (gpu/remote/lib.sh).")
+        else:
+            notes.append(f"[execution] {key} is not used here.")
+    return notes
+
+
+def host_import_config(*, user, path: str | Path, name: str | None = None) -> ConfigImported:
+    """Register the host described by the seed's config.toml ([remote], [paths], [docker]);
+    the notes say what of [docker] and [execution] is set elsewhere here."""
     _require_staff(user, "add")
     path = Path(path).expanduser()
     try:
@@ -219,7 +290,7 @@ def host_import_config(*, user, path: str | Path, name: str | None = None) -> GP
     if not remote.get("host"):
         raise HostInputInvalid(f"{path} has no [remote] host.", field="path")
     default_name = re.sub(r"[^a-z0-9]+", "-", str(remote["host"]).lower()).strip("-")[:64] or "remote"
-    return host_add(
+    host = host_add(
         user=user,
         name=name or default_name,
         transport=Transport.SSH,
@@ -230,7 +301,33 @@ def host_import_config(*, user, path: str | Path, name: str | None = None) -> GP
         remote_dir=str(paths.get("remote_dir", "")),
         docker_cmd=docker.get("docker_cmd"),
         image=docker.get("image"),
+        shm_size=docker.get("shm_size", "8g"),
     )
+    return ConfigImported(host, _config_notes(docker, data.get("execution", {})))
+
+
+# What `host_update` may change; the name and the transport make the host what it is.
+EDITABLE = ("hostname", "port", "username", "key_path", "remote_dir", "docker_cmd", "image", "slots", "gpus_per_job",
+            "shm_size", "sim_config")
+
+
+def host_update(*, user, name: str, **changes: Any) -> GPUHost:
+    """Change some of a host's settings (EDITABLE; None means unchanged). All of them are
+    validated together, with the GPUs of the host's last check; nothing is saved on an error."""
+    _require_staff(user, "change")
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise HostInputInvalid(f"Cannot change {', '.join(unknown)} of a host.", field=unknown[0])
+    host = host_get(user=user, name=name)
+    fields = {key: getattr(host, key) for key in ("name", "transport", "simulated", "enabled", *EDITABLE)}
+    fields.update({key: value for key, value in changes.items() if value is not None})
+    values = host_validate(**fields, last_check=host.last_check)
+    if host.transport == Transport.LOCAL and values["remote_dir"] != host.remote_dir:
+        _prepare_local_dir(values)
+    for key, value in values.items():
+        setattr(host, key, value)
+    host.save(update_fields=[key for key in values if key != "name"])
+    return host
 
 
 def host_check(*, user, name: str, accept_new_key: bool = False):

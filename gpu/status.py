@@ -146,6 +146,11 @@ def _steps(host: GPUHost, executor: DockerExecutor, report: HostReport):
         label = " — SIMULATED, not a real GPU" if first.simulated else ""
         report.add("gpus", "ok", f"{len(report.gpus)} × {first.name} ({total}), driver {first.driver_version}, "
                                  f"CUDA {first.cuda_version or '?'}{label}")
+        needed = host.slots * host.gpus_per_job
+        if needed > len(report.gpus):
+            report.add("gpu slots", "warn", f"{host.slots} slot(s) × {host.gpus_per_job} GPU(s) per job need {needed} "
+                                            f"GPUs, the host has {len(report.gpus)}: jobs wait for GPUs; lower them with "
+                                            f"`cosmos host edit {host.name}`.")
 
     def disk():
         report.disk = executor.disk_free()

@@ -7,6 +7,8 @@
   through that sshd / the local transport, each with its own remote dir and a fast pace
   (FAST_SIM); `ssh_host` / `local_host` are one each; `sim_host` is parametrized over both.
   Containers a test leaves running are killed afterwards.
+- `make_two_gpu_ssh_host(**fields)`: the same through a second sshd whose machine has two
+  simulated GPUs (`COSMOS_SIM_GPUS=2`; a local host takes it from the test's environment).
 
 `start_sshd(folder)` is the same server for scripts (bench/transfer.py).
 """
@@ -70,8 +72,9 @@ def _keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "cosmos-test", "-f", str(path)], check=True)
 
 
-def start_sshd(folder: Path, *, sim_speed: str = "") -> Sshd:
-    """Start sshd on a free loopback port; return once it accepts connections."""
+def start_sshd(folder: Path, *, sim_speed: str = "", sim_gpus: int = 0) -> Sshd:
+    """Start sshd on a free loopback port; return once it accepts connections. `sim_gpus`: how
+    many GPUs the simulator shows its sessions (default 1)."""
     if not os.path.exists(SSHD) or not shutil.which("ssh-keygen"):
         raise SshdUnavailable(f"{SSHD} (openssh-server) is not installed; run `make system-deps`.")
     from gpu.sim.install import ensure_installed
@@ -89,6 +92,8 @@ def start_sshd(folder: Path, *, sim_speed: str = "") -> Sshd:
     env = [f'"PATH={sim_bin}:/usr/local/bin:/usr/bin:/bin"', f'"COSMOS_SIM_STATE={sim_state}"', f'"HOME={home}"']
     if sim_speed:
         env.append(f'"COSMOS_SIM_SPEED={sim_speed}"')
+    if sim_gpus:
+        env.append(f'"COSMOS_SIM_GPUS={sim_gpus}"')
     config = folder / "sshd_config"
     config.write_text("\n".join([
         f"Port {port}",
@@ -127,14 +132,23 @@ def start_sshd(folder: Path, *, sim_speed: str = "") -> Sshd:
     return Sshd("127.0.0.1", port, getpass.getuser(), client_key, host_key_line, folder, sim_state, process)
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
+def _sshd_serving(tmp_path_factory, name: str, **options):
     try:
-        server = start_sshd(tmp_path_factory.mktemp("sshd"))
+        server = start_sshd(tmp_path_factory.mktemp(name), **options)
     except SshdUnavailable as exc:
         pytest.skip(str(exc))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    yield from _sshd_serving(tmp_path_factory, "sshd")
+
+
+@pytest.fixture(scope="session")
+def sshd_two_gpus(tmp_path_factory):
+    yield from _sshd_serving(tmp_path_factory, "sshd-2gpu", sim_gpus=2)
 
 
 def _kill_leftovers(state_dirs) -> None:
@@ -166,14 +180,23 @@ def _host_factory(tmp_path, prefix: str, defaults: dict):
     return make, created
 
 
-@pytest.fixture
-def make_ssh_host(sshd, db, tmp_path):
-    make, created = _host_factory(tmp_path, "ssh-sim", {
-        "transport": "ssh", "hostname": sshd.host, "port": sshd.port, "username": sshd.user,
-        "key_path": str(sshd.client_key), "host_key": sshd.host_key,
+def _ssh_hosts(server: Sshd, tmp_path, prefix: str):
+    make, created = _host_factory(tmp_path, prefix, {
+        "transport": "ssh", "hostname": server.host, "port": server.port, "username": server.user,
+        "key_path": str(server.client_key), "host_key": server.host_key,
     })
     yield make
-    _kill_leftovers([sshd.sim_state])
+    _kill_leftovers([server.sim_state])
+
+
+@pytest.fixture
+def make_ssh_host(sshd, db, tmp_path):
+    yield from _ssh_hosts(sshd, tmp_path, "ssh-sim")
+
+
+@pytest.fixture
+def make_two_gpu_ssh_host(sshd_two_gpus, db, tmp_path):
+    yield from _ssh_hosts(sshd_two_gpus, tmp_path, "ssh-2gpu")
 
 
 @pytest.fixture

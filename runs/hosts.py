@@ -11,7 +11,7 @@ from gpu.executor import executor_for
 from gpu.models import GPUHost
 from prompts.access import can_act
 from prompts.errors import NotFound
-from runs.models import GPU_JOB_STATES, UNFINISHED_JOB_STATES, Job, Run, RunStatus
+from runs.models import GPU_JOB_STATES, UNFINISHED_JOB_STATES, Job, JobState, Run, RunStatus
 
 
 def hosts_named(name: str | None, *, enabled_only: bool = True) -> list[GPUHost]:
@@ -34,6 +34,7 @@ def host_status(host: GPUHost, *, viewer) -> dict[str, Any]:
         "simulated": host.simulated,
         "enabled": host.enabled,
         "slots": host.slots,
+        "gpus_per_job": host.gpus_per_job,
         "gpus": [],
         "containers": [],
         "error": "",
@@ -46,7 +47,9 @@ def host_status(host: GPUHost, *, viewer) -> dict[str, Any]:
         status["error"] = error.message
     jobs = Job.objects.filter(host=host, state__in=UNFINISHED_JOB_STATES)
     runs = Run.objects.filter(job_id__in=jobs.values("name")).exclude(status__in=[RunStatus.CANCELLED]).select_related("prompt")
-    status["operations"] = [_operation(run, viewer) for run in runs]
+    # The GPUs a job holds while its container runs (runs/devices.py).
+    held = dict(jobs.filter(state=JobState.RUNNING).values_list("name", "gpus"))
+    status["operations"] = [{**_operation(run, viewer), "gpus": held.get(run.job_id) or []} for run in runs]
     status["queued_jobs"] = jobs.filter(state__in=GPU_JOB_STATES).exclude(state="running").count()
     status["pending_runs"] = Run.objects.filter(status=RunStatus.PENDING).count()
     return status

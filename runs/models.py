@@ -115,9 +115,11 @@ class JobState(models.TextChoices):
     DONE = "done", "Done"
 
 
+# Jobs whose container has not started: their run set may still change.
+UNSTARTED_JOB_STATES = (JobState.CLAIMED, JobState.UPLOADING, JobState.READY)
 # Jobs that hold (or wait for) a GPU slot of their host. A collecting job's container has
 # ended: its downloads overlap the next job's run.
-GPU_JOB_STATES = (JobState.CLAIMED, JobState.UPLOADING, JobState.READY, JobState.RUNNING)
+GPU_JOB_STATES = (*UNSTARTED_JOB_STATES, JobState.RUNNING)
 UNFINISHED_JOB_STATES = (*GPU_JOB_STATES, JobState.COLLECTING)
 
 
@@ -151,6 +153,9 @@ class Job(models.Model):
     # "remote": no line lost, none written twice (runs/joblog.py).
     log_marks = models.JSONField(default=dict, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
+    # The host's GPU indices the container was given (runs/devices.py); held while the job is
+    # running, kept afterwards as a record.
+    gpus = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

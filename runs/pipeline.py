@@ -10,7 +10,9 @@ or collects its outputs) instead of starting it again.
 
  - uploading: the inputs go into the host's content-addressed cache (skipped when there).
    This happens while the GPU may still be busy with the host's previous job (prefetch).
- - ready: waits for a GPU slot (runs/dispatcher.py: slot_free), then starts the container
+ - ready: waits for a GPU slot (runs/dispatcher.py: slot_free), woken by the death of the
+   container ahead (`docker wait`) rather than by its worker's bookkeeping, and meanwhile takes
+   in compatible runs that arrived since the claim (batch_grow); then starts the container
    detached, named after the job; the run set is fixed at that moment (a run cancelled before
    is left out).
  - running: follows the container's log into the runs' execution.log, parses progress into
@@ -41,6 +43,7 @@ from gpu.errors import (
     GPUError,
     HostKeyMismatch,
     HostUnreachable,
+    JobNotFound,
     RemoteCommandFailed,
     TransportError,
     TransportTimeout,
@@ -49,7 +52,8 @@ from gpu.errors import (
 from gpu.executor import executor_for
 from logs.timed_batches import timed_batches
 from runs import collect, plans, reasons
-from runs.dispatcher import dispatch_soon, new_lease, slot_free
+from runs.devices import gpus_free, gpus_take
+from runs.dispatcher import NOT_STARTED, batch_grow, dispatch_soon, new_lease, slot_blocker, slot_free
 from runs.heartbeat import Heartbeat
 from runs.joblog import JobLogs
 from runs.models import UNFINISHED_JOB_STATES, Job, JobState, Run, RunStatus
@@ -58,7 +62,6 @@ from runs.transitions import run_transition
 
 logger = logging.getLogger(__name__)
 
-NOT_STARTED = (RunStatus.QUEUED, RunStatus.UPLOADING)
 # The follow loop writes what it has at most every PUBLISH_INTERVAL seconds (a line after a
 # quiet spell at once), at most MAX_BATCH_LINES at a time: one append, one wake-up per batch,
 # not per line, and no line held longer than the interval.
@@ -66,6 +69,9 @@ PUBLISH_INTERVAL = 0.01
 MAX_BATCH_LINES = 2000
 MARK_INTERVAL = 1.0
 SLOT_POLL = 0.25
+# A job waiting for a slot looks up from the container it waits on this often (a cancel, a lost
+# lease, companions to take in); each look costs two docker commands on the host.
+SLOT_WAIT = 5.0
 KILL_CONFIRM_SECONDS = 15.0
 # A worker taking a job for the (MAX_JOB_ATTEMPTS + 1)-th time fails it instead.
 MAX_JOB_ATTEMPTS = 5
@@ -100,6 +106,8 @@ class JobRunner:
         self.job = job
         self.lease = lease
         self.beat: Heartbeat | None = None
+        self.waits_on_host = True  # the slot wait uses `docker wait` on the container ahead
+        self.dead_ahead: Job | None = None  # that job, once its container has died
 
     # --- the whole job ---------------------------------------------------------------------
 
@@ -145,8 +153,28 @@ class JobRunner:
         runs = self.runs([RunStatus.UPLOADING])
         if not runs:
             return self._finish_unstarted()
+        self._upload(runs, f"Job {self.job.name} on host {self.job.host.name}: uploading inputs of {len(runs)} run(s).")
+        self._job_update(state=JobState.READY)
+        return True
+
+    def _grow(self) -> None:
+        """Take in compatible runs that arrived since the claim (runs/dispatcher.py: batch_grow)
+        and upload their inputs: while the GPU is busy with the job ahead, or once as it frees."""
+        joined = batch_grow(self.job, self.lease)
+        if not joined:
+            return
+        self.job.refresh_from_db(fields=["run_ids", "folder"])
+        ids = [run.id for run in joined]
+        run_transition(ids, from_=[RunStatus.QUEUED], to=RunStatus.UPLOADING)
+        runs = [run for run in self.runs([RunStatus.UPLOADING]) if run.id in ids]
+        if runs:
+            self._upload(runs, f"Joined job {self.job.name} on host {self.job.host.name} before its container started: "
+                               f"uploading inputs of {len(runs)} run(s).")
+
+    def _upload(self, runs: list[Run], note: str) -> None:
+        """Put the inputs of `runs` into the host's cache, and say what it took in their logs."""
         logs = JobLogs(self.job, runs)
-        logs.note(f"Job {self.job.name} on host {self.job.host.name}: uploading inputs of {len(runs)} run(s).")
+        logs.note(note)
         payload = plans.job_payload(self.job, runs)
         sent: dict[str, int] = {}  # the transport reports progress only for bytes it really sends
         for sha256, local_path in payload.uploads.items():
@@ -162,35 +190,61 @@ class JobRunner:
         for run in runs:
             Run.objects.filter(pk=run.pk).update(run_metadata={**run.run_metadata, "upload": upload})
         logs.note(f"Inputs on the host: {len(sent)} uploaded ({sent_bytes:,} bytes), {cached} already in its cache.")
-        self._job_update(state=JobState.READY)
-        return True
 
     def _wait_for_slot(self) -> bool:
-        """Hold the uploaded job until the host has a free GPU slot."""
-        while not slot_free(self.job):
+        """Hold the uploaded job until the host has a free GPU slot and GPUs for it, taking in
+        compatible runs that arrive meanwhile (and once more as the slot frees). Woken by the
+        death of the container it waits behind when there is one to wait on, else by looking again."""
+        while True:
             self._check_lease()
             if not self.runs([RunStatus.UPLOADING]):
                 return self._finish_unstarted()
-            time.sleep(SLOT_POLL)
-        return True
+            self._grow()
+            if self.dead_ahead is not None or (slot_free(self.job) and gpus_free(self.job)):
+                return True
+            self.dead_ahead = self._await_slot()
+
+    def _await_slot(self) -> Job | None:
+        """Wait a while for the slot; the job ahead when its container has died (its slot and
+        GPUs are free though its worker may not have recorded the end yet)."""
+        blocker = slot_blocker(self.job) if self.waits_on_host else None
+        if blocker is not None:
+            try:
+                if self.ex.job_await_end(blocker.name, seconds=SLOT_WAIT) is not None:
+                    return blocker
+                return None
+            except JobNotFound:  # its worker has not started it yet, or has just removed it
+                pass
+            except RemoteCommandFailed as error:  # a speed-up only: look at the database instead
+                logger.warning("Job %s cannot wait on the host for its slot: %s", self.job.name, error.message)
+                self.waits_on_host = False
+        time.sleep(SLOT_POLL)
+        return None
 
     def _start(self) -> bool:
         # Runs and job become "running" together: the run set is fixed now (a run cancelled
         # before stays out), and a worker dying here leaves both as they were, or both moved.
+        # The job's GPUs are taken in the same step, under the host's lock (runs/devices.py).
         with transaction.atomic():
+            gpus = gpus_take(self.job, dead=self.dead_ahead)
+            if gpus is None:  # _wait_for_slot saw them free; only a changed host setting gets here
+                raise GPUError(f"No free GPUs on host {self.job.host.name} for job {self.job.name}: its slots, GPUs "
+                               "per job or GPUs changed while the job waited. Retry the run.")
             ids = [run.id for run in self.runs([RunStatus.UPLOADING])]
             run_transition(ids, from_=[RunStatus.UPLOADING], to=RunStatus.RUNNING)
             runs = self.runs([RunStatus.RUNNING])
             if runs:
-                self._job_update(state=JobState.RUNNING, started_at=timezone.now(), run_ids=[run.id for run in runs])
+                self._job_update(state=JobState.RUNNING, run_ids=[run.id for run in runs], gpus=gpus)
         if not runs:
             return self._finish_unstarted()
         payload = plans.job_payload(self.job, runs)
         plans.payload_files_write(self.job, runs, payload)
         logs = JobLogs(self.job, runs)
-        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}).")
-        self._job_update(log_marks=logs.mark())  # before the container's first line can arrive
+        logs.note(f"Starting container cosmos-{self.job.name} ({payload.kind}) on GPU {','.join(map(str, gpus))}.")
+        # The mark before the container's first line can arrive; started_at as `docker run` is issued.
+        self._job_update(log_marks=logs.mark(), started_at=timezone.now())
         self._container_start(payload, logs)
+        dispatch_soon()  # it takes no more companions: compatible runs still pending need a job of their own
         return True
 
     def _container_start(self, payload: plans.Payload, logs: JobLogs) -> None:

@@ -131,14 +131,14 @@ def _enhance(runs: list[Run]) -> Payload:
 
 
 def container_start(executor, job: Job, payload: Payload) -> None:
-    """Start the job's detached container for its kind."""
+    """Start the job's detached container for its kind, on the GPUs recorded on the job."""
     starts = {
         "inference": executor.inference_start,
         "batch": executor.batch_start,
         "upscale": executor.upscale_start,
         "enhance": executor.enhance_start,
     }
-    starts[payload.kind](job.name, **payload.body)
+    starts[payload.kind](job.name, gpus=job.gpus or None, **payload.body)
 
 
 def payload_files_write(job: Job, runs: list[Run], payload: Payload) -> None:

@@ -23,10 +23,8 @@ from gpu.executor import executor_for
 from runs import reasons
 from runs.dispatcher import job_enqueue, new_lease
 from runs.pipeline import CONNECTION_ERRORS
-from runs.models import UNFINISHED_JOB_STATES, Job, JobState, RunStatus
+from runs.models import UNFINISHED_JOB_STATES, UNSTARTED_JOB_STATES, Job, JobState, RunStatus
 from runs.transitions import run_transition
-
-NOT_STARTED_STATES = (JobState.CLAIMED, JobState.UPLOADING, JobState.READY)
 
 
 @dataclass
@@ -50,7 +48,7 @@ def reconcile() -> list[Action]:
 
 def _reconcile(job: Job, now) -> Action:
     action = Action(job=job.name, host=job.host.name if job.host else "", action="skipped", detail="", runs=job.run_ids)
-    if job.state in NOT_STARTED_STATES or job.host is None:
+    if job.state in UNSTARTED_JOB_STATES or job.host is None:
         return _hand_over(job, action, "restarted", "No container had started; the job starts over from its upload.")
     try:
         with executor_for(job.host) as executor:

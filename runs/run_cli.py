@@ -217,11 +217,12 @@ def _status(ctx, options):
             )
         ctx.print(f"  containers: {', '.join(c['name'] for c in host['containers']) or 'none'}")
         table = Table(show_header=True, box=None, padding=(0, 2))
-        for column in ("Run", "Type", "Prompt", "Status", "Progress"):
+        for column in ("Run", "Type", "Prompt", "Status", "GPU", "Progress"):
             table.add_column(column)
         for op in host["operations"]:
+            gpus = ",".join(map(str, op["gpus"]))
             if op["run_id"] is None:
-                table.add_row(op["label"], "", "", status_text(op["status"]), "")
+                table.add_row(op["label"], "", "", status_text(op["status"]), gpus, "")
                 continue
             info = op["progress"] or {}
             table.add_row(
@@ -229,6 +230,7 @@ def _status(ctx, options):
                 op["model_type"],
                 op["prompt_name"] or op["prompt_id"],
                 status_text(op["status"]),
+                gpus,
                 f"{info.get('label', '')} {info.get('percent', '')}".strip(),
             )
         if host["operations"]:

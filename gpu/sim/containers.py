@@ -82,6 +82,7 @@ class Container:
         state = {**state, "Status": "exited", "Running": False, "Pid": 0, "ExitCode": code,
                  "Error": error, "FinishedAt": now_iso()}
         _write_json(self.folder / "state.json", state)
+        event_record(self, "die", exitCode=str(code))
         return state
 
     def running(self) -> bool:
@@ -120,6 +121,35 @@ class Container:
             (self.folder.parent.parent / "names" / name).rmdir()
         except FileNotFoundError:
             pass
+
+
+def event_record(container: Container, action: str, **attributes: str) -> None:
+    """Append one event in the shape of `docker events --format '{{json .}}'`."""
+    try:
+        config = container.config
+    except FileNotFoundError:  # removed meanwhile (docker rm -f racing a death): no actor to name
+        return
+    nanos = time.time_ns()
+    actor = {"ID": container.id, "Attributes": {**(config.get("Labels") or {}), "image": config["Image"],
+                                                 "name": config["Name"], **attributes}}
+    line = json.dumps({"status": action, "id": container.id, "from": config["Image"], "Type": "container",
+                       "Action": action, "Actor": actor, "scope": "local", "time": nanos // 10**9,
+                       "timeNano": nanos}) + "\n"
+    # One write in append mode: lines from concurrent containers never interleave.
+    fd = os.open(state_root() / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def events_read() -> list[dict]:
+    """Every recorded event, in the order they happened."""
+    try:
+        lines = (state_root() / "events.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def _alive(pid) -> bool:
@@ -232,6 +262,7 @@ def _supervise(container: Container, ready_fd: int) -> None:
     _write_json(container.folder / "state.json", {**state, "Status": "running", "Running": True,
                                                     "Pid": process.pid, "SupervisorPid": os.getpid(),
                                                     "StartedAt": now_iso()})
+    event_record(container, "start")
     os.close(ready_fd)
     offset = 0
     while chunk := os.read(process.stdout.fileno(), 65536):

@@ -3,7 +3,8 @@
 `run [-d] [--rm] --name N --label k=v --gpus G --ipc M --shm-size S -v H:C -e K=V -w DIR IMAGE
 CMD...`, `ps [-a] [-q] [--no-trunc] [--filter k=v]... [--format T]`, `inspect [--format T] N...`,
 `logs [-f] [--since S] [--tail N] N`, `wait N...`, `kill N...`, `rm [-f] N...`,
-`info [--format T]`, `images [--format T] [REPO[:TAG]]`, `version`. Go templates are supported
+`events [--since S] [--until U] [--filter event=E|container=N]... [--format T]` (container start
+and die), `info [--format T]`, `images [--format T] [REPO[:TAG]]`, `version`. Go templates are supported
 for field access (`{{.Names}}`, `{{.State.ExitCode}}`), `{{json .}}`/`{{json .State}}` and
 `{{.Label "k"}}`. Errors go to stderr with Docker's wording and exit codes (125 when a container
 cannot be started, 1 for a missing object).
@@ -27,7 +28,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gpu.sim import containers
+from gpu.sim import containers, nvidia_smi
 from gpu.sim.config import SimConfig
 from gpu.sim.install import IMAGE_ROOT, PROJECT_ROOT
 
@@ -334,6 +335,46 @@ def cmd_rm(args) -> int:
     return code
 
 
+def cmd_events(args) -> int:
+    """Past events between --since and --until; without --until, then new ones until interrupted."""
+    wanted: dict[str, set[str]] = {}
+    for item in args.filter:
+        key, _, value = item.partition("=")
+        if key not in ("event", "container", "type"):
+            return err(f"Error response from daemon: invalid filter '{key}'")
+        wanted.setdefault(key, set()).add(value)
+
+    def shown(event: dict) -> bool:
+        names = {event["id"], event["Actor"]["Attributes"].get("name", "")}
+        return (
+            event["Action"] in wanted.get("event", {event["Action"]})
+            and bool(names & wanted.get("container", names))
+            and event["Type"] in wanted.get("type", {event["Type"]})
+        )
+
+    def write(event: dict) -> None:
+        if args.format:
+            sys.stdout.write(render(args.format, event) + "\n")
+        else:
+            stamp = datetime.fromtimestamp(event["timeNano"] / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+            attributes = ", ".join(f"{k}={v}" for k, v in sorted(event["Actor"]["Attributes"].items()))
+            sys.stdout.write(f"{stamp}000Z {event['Type']} {event['Action']} {event['id']} ({attributes})\n")
+        sys.stdout.flush()
+
+    since = parse_since(args.since) if args.since else time.time()
+    until = parse_since(args.until) if args.until else None
+    seen = 0
+    while True:
+        events = containers.events_read()
+        for event in events[seen:]:
+            if event["timeNano"] >= since * 1e9 and (until is None or event["timeNano"] < until * 1e9) and shown(event):
+                write(event)
+        seen = len(events)
+        if until is not None:
+            return 0
+        time.sleep(0.1)  # no --until: follow new events until interrupted, as `docker events` does
+
+
 def _log_start(container: containers.Container, since: float | None) -> int:
     if since is None:
         return 0
@@ -426,6 +467,13 @@ def cmd_run(args) -> int:
             "See 'docker run --help'.",
             125,
         )
+    try:  # nvidia-container-cli refuses a device the machine does not have
+        missing = [i for i in nvidia_smi.devices_requested(args.gpus) or [] if not 0 <= i < nvidia_smi.gpu_count()]
+    except ValueError:
+        missing = [args.gpus]
+    if missing:
+        return err(f"docker: Error response from daemon: failed to create task for container: OCI runtime create "
+                   f"failed: nvidia-container-cli: device error: {missing[0]}: unknown device: unknown.", 125)
     labels = {}
     for item in args.label:
         key, _, value = item.partition("=")
@@ -597,6 +645,13 @@ def parser() -> argparse.ArgumentParser:
     rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("names", nargs="+")
     rm.set_defaults(handler=cmd_rm)
+
+    events = sub.add_parser("events")
+    events.add_argument("--since")
+    events.add_argument("--until")
+    events.add_argument("-f", "--filter", action="append", default=[])
+    events.add_argument("--format")
+    events.set_defaults(handler=cmd_events)
 
     info = sub.add_parser("info")
     info.add_argument("-f", "--format")

@@ -18,12 +18,49 @@ CUDA = "12.8"
 MEMORY_TOTAL = 81559
 
 
+def gpu_count() -> int:
+    return max(1, int(os.environ.get("COSMOS_SIM_GPUS", "1") or 1))
+
+
+def devices_requested(option: str | None) -> list[int] | None:
+    """The device indices `docker run --gpus OPTION` names ('"device=1,2"', 'device=0'), or None
+    when it names no particular ones ("all", a count, no --gpus). ValueError for a bad index."""
+    value = (option or "").strip().strip("'\"")
+    if not value.startswith("device="):
+        return None
+    return [int(item) for item in value.removeprefix("device=").split(",")]
+
+
+def _busy(count: int) -> set[int]:
+    """A running container keeps the devices it was given busy; one given none in particular
+    (`--gpus all`) the lowest that is otherwise free, as a job with CUDA_VISIBLE_DEVICES=0 would."""
+    busy: set[int] = set()
+    unplaced = 0
+    for container in containers.all_containers():
+        if not container.running():
+            continue
+        requests = (container.config.get("HostConfig") or {}).get("DeviceRequests") or [{}]
+        try:
+            devices = devices_requested(requests[0].get("Options"))
+        except ValueError:
+            devices = None
+        if devices is None:
+            unplaced += 1
+        else:
+            busy.update(devices)
+    for index in range(count):
+        if unplaced and index not in busy:
+            busy.add(index)
+            unplaced -= 1
+    return busy
+
+
 def gpus() -> list[dict]:
-    count = max(1, int(os.environ.get("COSMOS_SIM_GPUS", "1") or 1))
-    busy = sum(1 for c in containers.all_containers() if c.running())
+    count = gpu_count()
+    busy = _busy(count)
     rows = []
     for index in range(count):
-        active = index < busy
+        active = index in busy
         rows.append({
             "index": str(index),
             "name": NAME,

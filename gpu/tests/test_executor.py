@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import threading
 import time
 
 import av
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from gpu import nvidia
-from gpu.errors import DockerStartFailed, JobAlreadyRunning, JobIdInvalid, TransferFailed
+from gpu.errors import DockerStartFailed, JobAlreadyRunning, JobIdInvalid, JobNotFound, TransferFailed
 from gpu.executor import executor_for
 from gpu.sim import video
 
@@ -203,6 +204,20 @@ def test_a_hung_job_is_killed_with_137_and_its_log_ends(executor, clip):
     assert executor.job_failure("hang-1").code == "killed"
     assert executor.job_kill("hang-1") is False  # already dead
     assert executor.job_wait("hang-1") == 137
+
+
+def test_awaiting_a_jobs_end_wakes_when_the_container_dies(executor, clip):
+    start_inference(executor, "wait-1", clip, prompt="a pier [sim:hang]")
+    assert executor.job_await_end("wait-1", seconds=0.3) is None  # still running after 0.3 s
+    killer = threading.Timer(0.5, executor.job_kill, args=("wait-1",))
+    began = time.monotonic()
+    killer.start()
+    assert executor.job_await_end("wait-1", seconds=30) == 137
+    assert time.monotonic() - began < 10  # woken by the death, not by the 30 s limit
+    killer.join()
+    assert executor.job_await_end("wait-1", seconds=30) == 137  # an ended job answers at once
+    with pytest.raises(JobNotFound):
+        executor.job_await_end("never-started", seconds=30)
 
 
 def test_a_reader_that_goes_away_leaves_no_follower_on_the_host(executor, clip):

@@ -130,7 +130,7 @@ local_prompts_dir = "./inputs/prompts"
 image = "nvcr.io/ubuntu/cosmos-transfer1:v2"
 shm_size = "8g"
 """)
-    host = services.host_import_config(user=staff, path=config)
+    host = services.host_import_config(user=staff, path=config).host
     assert (host.name, host.hostname, host.port, host.username) == ("127-0-0-1", sshd.host, sshd.port, sshd.user)
     assert (host.remote_dir, host.image, host.docker_cmd) == (
         "/home/ubuntu/NatsFS/cosmos-transfer1", "nvcr.io/ubuntu/cosmos-transfer1:v2", "sudo docker")
@@ -236,7 +236,7 @@ def test_the_admin_never_shows_the_key_path_and_keeps_it_when_left_blank(admin_u
     assert page.status_code == 200 and str(sshd.client_key) not in page.content.decode()
     form = {"name": "gpu-2", "transport": "ssh", "hostname": sshd.host, "port": sshd.port, "username": sshd.user,
             "key_path": "", "remote_dir": host.remote_dir, "docker_cmd": "docker", "image": host.image, "slots": 2,
-            "enabled": "on", "simulated": "on", "sim_config": "{}"}
+            "gpus_per_job": 1, "shm_size": "8g", "enabled": "on", "simulated": "on", "sim_config": "{}"}
     assert client.post(url, form).status_code == 302
     host.refresh_from_db()
     assert (host.name, host.slots, host.key_path) == ("gpu-2", 2, str(sshd.client_key))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -116,3 +117,24 @@ def test_nvidia_smi_answers_the_query_and_is_labelled_simulated(machine):
     assert "SIMULATED" in machine.run(["nvidia-smi"]).stdout
     bad = machine.run(["nvidia-smi", "--query-gpu=bogus", "--format=csv"])
     assert bad.exit_code == 2 and 'Field "bogus" is not a valid field' in bad.stdout
+
+
+def test_events_list_each_containers_start_and_death_after_it_is_removed(machine, workspace):
+    before = time.time()
+    run_detached(machine, workspace, "short", "sleep 0.2; exit 3")
+    run_detached(machine, workspace, "other", "true")
+    machine.run(["docker", "wait", "short", "other"])
+    machine.run(["docker", "rm", "short", "other"])
+    after = time.time()
+    window = ["--since", f"{before:.3f}", "--until", f"{after:.3f}"]
+    listed = machine.run(["docker", "events", *window, "--filter", "container=short", "--format", "{{json .}}"])
+    events = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [e["Action"] for e in events] == ["start", "die"]
+    start, die = (e["timeNano"] / 1e9 for e in events)
+    assert before <= start and start + 0.2 <= die <= after
+    assert events[1]["Actor"]["Attributes"]["exitCode"] == "3" and events[1]["Actor"]["Attributes"]["name"] == "short"
+    deaths = machine.run(["docker", "events", *window, "--filter", "event=die", "--format", "{{.Actor.Attributes.name}}"])
+    assert sorted(deaths.stdout.split()) == ["other", "short"]
+    assert machine.run(["docker", "events", "--since", f"{after:.3f}", "--until", f"{time.time():.3f}"]).stdout == ""
+    bad = machine.run(["docker", "events", *window, "--filter", "colour=red"])
+    assert bad.exit_code == 1 and "invalid filter 'colour'" in bad.stderr

@@ -1,45 +1,17 @@
 """Cancel and kill against the simulator: a run waiting with its inputs uploaded is cancelled at
 once and never starts; a running one has its container killed, confirmed gone, then cancelled."""
 
-import threading
-import time
-
 import pytest
-from django.db import connection
 
 from gpu.executor import executor_for
 from runs import services
 from runs.dispatcher import dispatch
 from runs.models import Job, JobState, Run, RunStatus
-from runs.pipeline import job_execute
-from runs.tests.work import sim_ready
+from runs.tests.work import in_thread, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SLOW = {"load_seconds": 30, "step_seconds": 0.01}
-
-
-def in_thread(job):
-    sim_ready(job.host)
-
-    def target():
-        try:
-            job_execute(job.pk, job.lease)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
-
-
-def wait_for(predicate, *, timeout=20.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def container_started(run):

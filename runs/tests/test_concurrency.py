@@ -32,9 +32,12 @@ def closing(target):
 
 
 @pytest.mark.slow
-def test_every_run_is_executed_exactly_once(django_user_model, make_prompt, make_ssh_host, make_local_host, settings):
+def test_every_run_is_executed_exactly_once(
+    django_user_model, make_prompt, make_two_gpu_ssh_host, make_local_host, settings, monkeypatch
+):
     settings.COSMOS = {**settings.COSMOS, "BATCH_MAX_RUNS": 10, "PREFETCH_JOBS": 1}
-    make_ssh_host(slots=2, sim_config=QUICK)
+    monkeypatch.setenv("COSMOS_SIM_GPUS", "2")  # two slots, each on a GPU of its own
+    make_two_gpu_ssh_host(slots=2, sim_config=QUICK)
     sim_ready(make_local_host(slots=2, sim_config=QUICK))
     users = [django_user_model.objects.create_user(f"user{i}") for i in range(SUBMITTERS)]
     prompts = [make_prompt(user, f"scene of user {i}") for i, user in enumerate(users)]
@@ -97,6 +100,11 @@ def test_every_run_is_executed_exactly_once(django_user_model, make_prompt, make
     assert all(job.outcome == "requeued" for job in jobs if not job.started_at)
     placed = [run_id for job in started for run_id in job.run_ids]
     assert sorted(placed) == sorted(run.id for run in runs)  # each run in exactly one container
+    for a in started:  # containers running at the same time on one host never share a GPU
+        for b in started:
+            overlap = a.pk < b.pk and a.host_id == b.host_id and a.started_at < b.ended_at and b.started_at < a.ended_at
+            assert not (overlap and set(a.gpus) & set(b.gpus)), (a.name, a.gpus, b.name, b.gpus)
+    assert all(len(job.gpus) == 1 for job in started)
     for job in jobs:  # a batch holds one user's runs only
         assert len({run.owner_id for run in runs if run.id in job.run_ids}) == 1
     for run in runs:

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
+from django_q.models import OrmQ
 
-from runs.dispatcher import dispatch, slot_free
+from runs.dispatcher import batch_grow, dispatch, dispatch_soon, slot_free
 from runs.models import Job, JobState, Run, RunStatus
 from runs.tests.factories import host_row, prompt_row, run_row
 
@@ -91,6 +92,101 @@ def test_only_the_first_slots_jobs_may_start(alice, one_host):
     assert slot_free(second)
 
 
+def waiting_behind_a_running_job(alice, host, *, runs: int, seed: int = 1) -> Job:
+    """A job of `runs` compatible runs, uploaded and waiting while the host's GPU runs another."""
+    run_row(prompt_row(alice), params={"seed": 999})
+    for _ in range(runs):
+        run_row(prompt_row(alice), params={"seed": seed})
+    running, waiting = (job for job in dispatch() if job.host_id == host.pk)
+    Job.objects.filter(pk=running.pk).update(state=JobState.RUNNING)
+    Job.objects.filter(pk=waiting.pk).update(state=JobState.READY)
+    Run.objects.filter(job_id=waiting.name).update(status=RunStatus.UPLOADING)
+    waiting.refresh_from_db()
+    return waiting
+
+
+def test_a_waiting_batch_takes_in_compatible_runs_that_arrive_later(alice, bob, one_host, settings):
+    settings.COSMOS = {**settings.COSMOS, "BATCH_MAX_RUNS": 4, "PREFETCH_JOBS": 1}
+    waiting = waiting_behind_a_running_job(alice, one_host, runs=1)
+    late = [run_row(prompt_row(alice), params={"seed": 1}) for _ in range(4)]
+    other_seed = run_row(prompt_row(alice), params={"seed": 2})
+    bobs = run_row(prompt_row(bob), params={"seed": 1})
+    assert batch_grow(waiting, "not its lease") == []  # only the worker holding the job may grow it
+    taken = batch_grow(waiting, waiting.lease)
+    assert [run.id for run in taken] == [run.id for run in late[:3]]  # up to BATCH_MAX_RUNS in all
+    waiting.refresh_from_db()
+    assert waiting.run_ids[1:] == [run.id for run in late[:3]] and waiting.folder.startswith("batch_")
+    assert {run.status for run in Run.objects.filter(id__in=waiting.run_ids[1:])} == {RunStatus.QUEUED}
+    assert Run.objects.get(pk=late[3].pk).status == RunStatus.PENDING
+    assert Run.objects.get(pk=other_seed.pk).status == Run.objects.get(pk=bobs.pk).status == RunStatus.PENDING
+
+
+def test_waiting_batches_on_two_hosts_take_even_shares(alice, db, settings):
+    settings.COSMOS = {**settings.COSMOS, "BATCH_MAX_RUNS": 8, "PREFETCH_JOBS": 1}
+    first = waiting_behind_a_running_job(alice, host_row("gpu-a"), runs=3)
+    second = waiting_behind_a_running_job(alice, host_row("gpu-b"), runs=1)
+    for _ in range(3):
+        run_row(prompt_row(alice), params={"seed": 1})
+    assert len(batch_grow(first, first.lease)) == 1  # 3 + 1 + 3 pending = 7 over two jobs: 4 at most
+    assert len(batch_grow(second, second.lease)) == 2
+    assert batch_grow(first, first.lease) == batch_grow(second, second.lease) == []  # nothing is left
+
+
+def test_compatible_runs_are_left_to_a_job_that_has_not_started_instead_of_prefetched(alice, one_host, settings):
+    settings.COSMOS = {**settings.COSMOS, "PREFETCH_JOBS": 1}
+    run_row(prompt_row(alice), params={"seed": 1})
+    [starting] = dispatch()  # claimed for the idle GPU; its upload has not finished
+    late = run_row(prompt_row(alice), params={"seed": 1})
+    other = run_row(prompt_row(alice), params={"seed": 2})
+    [prefetched] = dispatch()
+    assert prefetched.run_ids == [other.id]  # `late` waits for `starting` to take it in
+    assert Run.objects.get(pk=late.pk).status == RunStatus.PENDING
+    Job.objects.filter(pk=prefetched.pk).update(state=JobState.DONE)
+    Job.objects.filter(pk=starting.pk).update(state=JobState.RUNNING)
+    Run.objects.filter(job_id=starting.name).update(status=RunStatus.RUNNING)
+    [next_job] = dispatch()  # started without it: now it is prefetched like any run
+    assert next_job.run_ids == [late.id]
+
+
+def test_another_host_prefetches_compatible_runs_only_when_no_job_is_about_to_start_with_them(alice, db, settings):
+    settings.COSMOS = {**settings.COSMOS, "PREFETCH_JOBS": 1}
+    busy = host_row("gpu-b")
+    waiting = waiting_behind_a_running_job(alice, busy, runs=1, seed=7)  # gpu-b: running + prefetched
+    Job.objects.filter(pk=waiting.pk).update(state=JobState.DONE)  # gpu-b: running, room to prefetch
+    run_row(prompt_row(alice), params={"seed": 1})
+    host_row("gpu-a")
+    [starting] = dispatch()  # claimed for gpu-a's idle GPU, still uploading
+    late = run_row(prompt_row(alice), params={"seed": 1})
+    assert dispatch() == [] and Run.objects.get(pk=late.pk).status == RunStatus.PENDING  # left to `starting`
+    Job.objects.filter(pk=starting.pk).update(state=JobState.RUNNING)  # it started without `late`
+    Run.objects.filter(job_id=starting.name).update(status=RunStatus.RUNNING)
+    [prefetched] = dispatch()
+    assert prefetched.run_ids == [late.id]
+
+
+def test_a_waiting_batch_takes_nothing_while_more_urgent_work_waits(alice, one_host, settings):
+    settings.COSMOS = {**settings.COSMOS, "PREFETCH_JOBS": 1}
+    waiting = waiting_behind_a_running_job(alice, one_host, runs=1)
+    run_row(prompt_row(alice), params={"seed": 1})
+    run_row(prompt_row(alice), params={"seed": 5}, priority=3)
+    assert batch_grow(waiting, waiting.lease) == []
+
+
+def test_a_burst_of_dispatch_requests_queues_one_dispatch_until_a_worker_takes_it(db, django_capture_on_commit_callbacks):
+    def dispatches():
+        return [task for task in OrmQ.objects.all() if task.func() == "runs.tasks.dispatch_task"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            dispatch_soon()
+    [queued] = dispatches()
+    OrmQ.objects.filter(pk=queued.pk).update(lock=timezone.now() + timedelta(hours=1))  # a worker took it
+    with django_capture_on_commit_callbacks(execute=True):  # it may have read the runs already: ask again
+        dispatch_soon()
+        dispatch_soon()
+    assert len(dispatches()) == 2
+
+
 def test_disabled_and_recently_unreachable_hosts_get_no_work(alice, db):
     host_row("off", enabled=False)
     down = host_row("down")
@@ -110,7 +206,7 @@ def test_upscale_runs_are_never_merged(alice, one_host):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_dispatchers_claim_every_run_exactly_once(django_user_model, settings):
+def test_racing_dispatchers_and_growing_jobs_claim_every_run_exactly_once(django_user_model, settings):
     settings.COSMOS = {**settings.COSMOS, "BATCH_MAX_RUNS": 3, "PREFETCH_JOBS": 50}
     owner = django_user_model.objects.create_user("racer")
     host_row("gpu-a", slots=10)
@@ -119,9 +215,14 @@ def test_racing_dispatchers_claim_every_run_exactly_once(django_user_model, sett
     errors = []
 
     def worker():
+        mine = []
         try:
             for _ in range(10):
-                dispatch()
+                mine += dispatch()
+                # Each job's upload is done at once here: they take in companions, racing the dispatchers.
+                Job.objects.filter(pk__in=[job.pk for job in mine]).update(state=JobState.READY)
+                for job in mine:
+                    batch_grow(job, job.lease)
         except Exception as error:  # surfaced below
             errors.append(error)
         finally:
@@ -136,3 +237,4 @@ def test_racing_dispatchers_claim_every_run_exactly_once(django_user_model, sett
     claimed = [rid for job in Job.objects.all() for rid in job.run_ids]
     assert sorted(claimed) == sorted(run.id for run in runs)  # every run in exactly one job
     assert not Run.objects.exclude(status=RunStatus.QUEUED).exists()
+    assert all(Run.objects.filter(job_id=job.name).count() == len(job.run_ids) <= 3 for job in Job.objects.all())

@@ -2,19 +2,23 @@
 manifests, posters, logs, batches, upscale, enhance, named failures, cached uploads."""
 
 import json
+import time
 
 import av
 import pytest
 from django.conf import settings
 
+from gpu.executor import executor_for
 from runs import services
-from runs.models import Job, Run, RunStatus
+from runs.dispatcher import dispatch
+from runs.models import Job, JobState, Run, RunStatus
+from runs.pipeline import JobRunner
 from runs.outputs import manifest_read
 from runs.selectors import run_output_dir
 from prompts.samples import DEFAULT_HEIGHT as SCENE_HEIGHT
 from prompts.samples import DEFAULT_WIDTH as SCENE_WIDTH
 from prompts.testing import SCENE_FRAMES
-from runs.tests.work import work_off
+from runs.tests.work import in_thread, wait_for, work_off
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -155,3 +159,38 @@ def test_a_failed_video_in_a_batch_fails_only_its_run(alice, make_prompt, local_
     work_off()
     statuses = {run.prompt_id: run.status for run in Run.objects.filter(batch_id=submission.batch_id)}
     assert statuses[bad.id] == RunStatus.FAILED
+
+
+def test_a_prefetched_job_takes_in_late_companions_and_starts_when_the_container_ahead_dies(
+    alice, make_prompt, local_host, settings
+):
+    settings.COSMOS = {**settings.COSMOS, "PREFETCH_JOBS": 1}
+    services.inference_submit(user=alice, prompt_ids=[make_prompt(alice, "a pier [sim:hang]").id])
+    [waiting_run] = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice).id], params={"seed": 2}).runs
+    ahead, waiting = dispatch()
+    with executor_for(local_host) as executor:
+        # The first job's worker started its container and then died: nobody follows it.
+        runner = JobRunner(ahead, ahead.lease)
+        runner.ex = executor
+        assert runner._stage() and runner._start()
+        worker = in_thread(waiting)
+        wait_for(lambda: Job.objects.get(pk=waiting.pk).state == JobState.READY, what="its upload")
+        # A compatible run submitted now rides in the waiting job instead of needing a model load of its own.
+        [late] = services.inference_submit(user=alice, prompt_ids=[make_prompt(alice).id], params={"seed": 2}).runs
+        wait_for(lambda: Run.objects.get(pk=late.pk).status == RunStatus.UPLOADING, what="the late run to join")
+        assert Job.objects.get(pk=waiting.pk).state == JobState.READY  # the GPU is taken: it waits
+        executor.job_kill(ahead.name)
+        worker.join(60)
+        events = executor.transport.run(
+            [*executor.docker.prefix, "events", "--since", "0", "--until", f"{time.time() + 1:.3f}",
+             "--format", "{{.Action}} {{.Actor.Attributes.name}}"]
+        ).stdout.splitlines()
+    assert Job.objects.get(pk=ahead.pk).state == JobState.RUNNING  # its end was never recorded
+    assert Job.objects.get(pk=waiting.pk).gpus == Job.objects.get(pk=ahead.pk).gpus == [0]  # the dead one's GPU
+    for run in (waiting_run, late):
+        run.refresh_from_db()
+        assert run.status == RunStatus.COMPLETED and run.job_id == waiting.name, run.error
+        assert (run_output_dir(run) / "output.mp4").exists()
+    # One GPU, one container at a time: the second started only once the first had died.
+    assert events == [f"start cosmos-{ahead.name}", f"die cosmos-{ahead.name}",
+                      f"start cosmos-{waiting.name}", f"die cosmos-{waiting.name}"]

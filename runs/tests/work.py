@@ -1,6 +1,12 @@
-"""Doing in a test what the queue's workers do: dispatch, then run each claimed job's pipeline."""
+"""Doing in a test what the queue's workers do: dispatch, then run each claimed job's pipeline
+(all at once with `work_off`, or one job in a thread of its own with `in_thread`)."""
 
 from __future__ import annotations
+
+import threading
+import time
+
+from django.db import connection
 
 from gpu.transports import transport_for
 from runs.dispatcher import dispatch
@@ -28,3 +34,27 @@ def sim_ready(*hosts) -> None:
     process installing together collide (reported to the gpu layer)."""
     for host in hosts:
         transport_for(host)
+
+
+def in_thread(job) -> threading.Thread:
+    """Execute the job's pipeline in a thread of its own, as a worker of the task queue would."""
+    sim_ready(job.host)
+
+    def target():
+        try:
+            job_execute(job.pk, job.lease)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(predicate, *, timeout=20.0, what="the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
