@@ -27,21 +27,6 @@ def prompt(alice, make_prompt):
     return make_prompt(alice)
 
 
-@pytest.fixture
-def as_alice(alice):
-    return ApiClient(alice)
-
-
-@pytest.fixture
-def as_bob(bob):
-    return ApiClient(bob)
-
-
-@pytest.fixture
-def as_staff(staff):
-    return ApiClient(staff)
-
-
 def submit(api: ApiClient, prompt_id: str, **params) -> dict:
     response = api.post("/runs", {"prompt_id": prompt_id, **params})
     assert response.status_code == 201, response.content
