@@ -106,6 +106,7 @@ def prompt_enhance(request, prompt_id: str, payload: Body[EnhanceIn] = None):
         user=request.auth,
         prompt_ids=[prompt_id],
         overwrite=not payload.create_new,
+        resolution=payload.resolution,
         priority=payload.priority,
         dry_run=payload.dry_run,
     )

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import Json
 
+from gpu.nvidia import ENHANCE_RESOLUTION_RANGE
 from prompts.paging import MAX_LIMIT
 from prompts.errors import InvalidInput
 from prompts.schemas import (
@@ -91,6 +92,7 @@ class RunListQuery(Schema):
     status: RunStatusName | None = None
     prompt_id: str | None = Field(None, max_length=100, examples=[EXAMPLE_PROMPT_ID])
     model_type: ModelTypeName | None = None
+    batch: str | None = Field(None, max_length=100, description="a batch's bt_ id, or a batch name", examples=["dusk_shots"])
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
@@ -235,6 +237,10 @@ class EnhanceIn(Schema):
     create_new: bool = Field(
         True, description="True: the enhanced text becomes a new prompt; False: it overwrites this one "
         "(refused when the prompt already has runs)"
+    )
+    resolution: int | None = Field(
+        None, ge=ENHANCE_RESOLUTION_RANGE[0], le=ENHANCE_RESOLUTION_RANGE[1],
+        description="scale the video's shorter side down to this many pixels first (e.g. 480)",
     )
     priority: int = Field(0, ge=PRIORITY_RANGE[0], le=PRIORITY_RANGE[1])
     dry_run: bool = False
