@@ -7,6 +7,8 @@ import time
 import pytest
 from django.db import connection
 
+from gpu.executor import executor_for
+from gpu.models import GPUHost
 from runs import services
 from runs.dispatcher import dispatch
 from runs.models import UNFINISHED_JOB_STATES, Job, Run, RunStatus
@@ -100,9 +102,15 @@ def test_every_run_is_executed_exactly_once(
     assert all(job.outcome == "requeued" for job in jobs if not job.started_at)
     placed = [run_id for job in started for run_id in job.run_ids]
     assert sorted(placed) == sorted(run.id for run in runs)  # each run in exactly one container
+    lives = {}  # when each container really ran, from its host's docker events
+    for host in GPUHost.objects.all():
+        with executor_for(host) as executor:
+            lives.update(executor.container_lives(since=0, until=time.time() + 1))
     for a in started:  # containers running at the same time on one host never share a GPU
         for b in started:
-            overlap = a.pk < b.pk and a.host_id == b.host_id and a.started_at < b.ended_at and b.started_at < a.ended_at
+            life_a, life_b = lives[f"cosmos-{a.name}"], lives[f"cosmos-{b.name}"]
+            at_once = life_a["start"] < life_b["die"] and life_b["start"] < life_a["die"]
+            overlap = a.pk < b.pk and a.host_id == b.host_id and at_once
             assert not (overlap and set(a.gpus) & set(b.gpus)), (a.name, a.gpus, b.name, b.gpus)
     assert all(len(job.gpus) == 1 for job in started)
     for job in jobs:  # a batch holds one user's runs only
