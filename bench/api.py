@@ -1,16 +1,21 @@
 #!/usr/bin/env python
 """The JSON API at scale: list and search latency with 100,000 prompts and 300,000 runs, then
-50 concurrent clients against a real daphne for 30 seconds.
+50 concurrent clients against the real web server for 30 seconds.
 
     python bench/api.py                         # SQLite in a temporary data folder
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cosmos_bench python bench/api.py
     python bench/api.py --prompts 10000 --runs 30000 --seconds 10   # a quick look
+    python bench/api.py --processes 1           # the web server on one core
 
 It builds a fresh test database (Django's test-database machinery: `test_<name>`, dropped at
 the end), fills it with bulk inserts, and measures through the whole stack (middleware, bearer
 token auth, ninja validation, JSON). Every figure is printed beside a baseline measured in the
 same run: `GET /api/me` (authentication and a tiny body: the floor of any request) in-process,
-and one client alone against daphne for the concurrent part. Loopback only; bounded in time.
+and one client alone against the server for the concurrent part. The server is started as
+deployed (`python -m cosmosproject.serve`: daphne in --processes processes, default one per
+CPU, access log on); clients are closed-loop, each sending its next request when the last one
+is answered. Loopback only; bounded in time. The client runs on the same machine and takes
+CPU from the server: `cat /proc/loadavg` is printed before and after.
 Goals (issue 6): list/search p95 < 50 ms; 50 clients p95 < 250 ms with no errors.
 """
 
@@ -134,8 +139,13 @@ def in_process(tokens: dict, repeat: int) -> None:
         (f"GET /api/prompts?q={RARE_WORD}", "user", f"/api/prompts?q={RARE_WORD}"),
         (f"GET /api/prompts?q={RARE_WORD} (staff: all)", "staff", f"/api/prompts?q={RARE_WORD}"),
         ("GET /api/prompts?q=misty harbor", "user", "/api/prompts?q=misty%20harbor"),
-        ("GET /api/prompts?q=ci (2 chars: no index)", "user", "/api/prompts?q=ci"),
+        ("GET /api/prompts?q=ci (2 chars: no trigram)", "user", "/api/prompts?q=ci"),
+        ("GET /api/prompts?q=ci (staff: all)", "staff", "/api/prompts?q=ci"),
+        ("GET /api/prompts?q=c (1 char)", "user", "/api/prompts?q=c"),
+        ("GET /api/prompts?q=zq (2 chars, no match)", "user", "/api/prompts?q=zq"),
+        ("GET /api/prompts?q=zq (staff: reads all)", "staff", "/api/prompts?q=zq"),
         ("GET /api/prompts", "user", "/api/prompts"),
+        ("GET /api/prompts (staff: all)", "staff", "/api/prompts"),
     ]
     print(f"\nin-process, {repeat} requests each (p50 / p95, p95 as a multiple of the baseline's; CPU time of"
           " this process per request, which other load on the machine does not inflate):")
@@ -164,12 +174,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def daphne_log(data_dir: str) -> str:
-    return (Path(data_dir) / "daphne.log").read_text(errors="replace")[-2000:]
+def server_log(data_dir: str) -> str:
+    return (Path(data_dir) / "server.log").read_text(errors="replace")[-2000:]
 
 
-def start_daphne(data_dir: str, port: int, log) -> subprocess.Popen:
-    """daphne on the bench database; its output goes to `log` (a file: an unread pipe would fill and block it)."""
+def start_server(data_dir: str, port: int, processes: int, log) -> subprocess.Popen:
+    """The web server on the bench database, as deployed (cosmosproject.serve); its output goes
+    to `log` (a file: an unread pipe would fill and block it)."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
@@ -179,20 +190,21 @@ def start_daphne(data_dir: str, port: int, log) -> subprocess.Popen:
         url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     env = dict(os.environ, COSMOS_DATA_DIR=data_dir, DATABASE_URL=url, LOG_LEVEL="WARNING")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "cosmosproject.asgi:application"],
+        [sys.executable, "-m", "cosmosproject.serve", "--port", str(port), "--processes", str(processes)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            time.sleep(3)  # the socket answers once bound; give every process time to start
             return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"daphne exited: {daphne_log(data_dir)}")
+                raise SystemExit(f"the web server exited: {server_log(data_dir)}")
             time.sleep(0.1)
     process.kill()
-    raise SystemExit("daphne did not start within 30 s")
+    raise SystemExit("the web server did not start within 60 s")
 
 
 async def _get(reader, writer, path: str, token: str) -> int:
@@ -254,7 +266,7 @@ async def _load(port: int, clients: int, seconds: float, paths: list[str], token
     return latencies, errors
 
 
-def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float) -> None:
+def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float, processes: int) -> None:
     paths = [
         "/api/runs?status=completed",
         "/api/runs?status=failed",
@@ -265,16 +277,17 @@ def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float) -> Non
         f"/api/runs/{tokens['some_run']}",
     ]
     port = free_port()
-    log = open(Path(data_dir) / "daphne.log", "wb")
-    daphne = start_daphne(data_dir, port, log)
+    log = open(Path(data_dir) / "server.log", "wb")
+    server = start_server(data_dir, port, processes, log)
     try:
         asyncio.run(_load(port, 4, 2, paths, tokens["user"]))  # warm up: connections, caches
-        print(f"\ndaphne on 127.0.0.1:{port}, request mix: {', '.join(paths)}")
+        print(f"\nweb server ({processes} daphne processes) on 127.0.0.1:{port}, request mix: {', '.join(paths)}")
+        print(f"  load average before: {Path('/proc/loadavg').read_text().strip()}")
         rounds = (("baseline: 1 client", 1, min(seconds, 10)), (f"{clients} clients", clients, seconds))
         for label, count, duration in rounds:
             latencies, errors = asyncio.run(_load(port, count, duration, paths, tokens["user"]))
-            if daphne.poll() is not None:
-                raise SystemExit(f"daphne exited during the run: {daphne_log(data_dir)}")
+            if server.poll() is not None:
+                raise SystemExit(f"the web server exited during the run: {server_log(data_dir)}")
             if not latencies:
                 print(f"  {label:20s} no request answered, errors {errors}")
                 continue
@@ -285,15 +298,16 @@ def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float) -> Non
             print(f"  {label:20s} {len(latencies):6d} requests, {rate:6.0f}/s, p50 {ms(statistics.median(latencies))}, "
                   f"p95 {ms(p95)}, p99 {ms(percentile(latencies, 99))}, errors {errors}{verdict}")
             if errors:
-                lines = [line for line in daphne_log(data_dir).splitlines() if "Error" in line or "FATAL" in line]
+                lines = [line for line in server_log(data_dir).splitlines() if "Error" in line or "FATAL" in line]
                 print("    the server's last error:", lines[-1][:300] if lines else "(none logged)")
+        print(f"  load average after: {Path('/proc/loadavg').read_text().strip()}")
     finally:
-        daphne.terminate()
+        server.terminate()
         try:
-            daphne.wait(timeout=10)
+            server.wait(timeout=10)
         except subprocess.TimeoutExpired:  # requests still running: do not wait for them
-            daphne.kill()
-            daphne.wait()
+            server.kill()
+            server.wait()
         log.close()
 
 
@@ -304,6 +318,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30, help="of the concurrent part; 0 skips it")
     parser.add_argument("--repeat", type=int, default=200, help="in-process requests per case")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="web server processes")
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="cosmos-bench-api-")
@@ -319,7 +334,7 @@ def main() -> None:
         in_process(tokens, args.repeat)
         connection.close()
         if args.seconds > 0:
-            concurrent(data_dir, tokens, args.clients, args.seconds)
+            concurrent(data_dir, tokens, args.clients, args.seconds, args.processes)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         shutil.rmtree(data_dir, ignore_errors=True)

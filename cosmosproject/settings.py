@@ -212,6 +212,9 @@ COSMOS = {
     "HOST_RETRY_SECONDS": float(os.environ.get("COSMOS_HOST_RETRY_SECONDS", 30)),
     "HOST_ATTEMPTS": int(os.environ.get("COSMOS_HOST_ATTEMPTS", 3)),
     "LOST_AFTER_SECONDS": float(os.environ.get("COSMOS_LOST_AFTER_SECONDS", 1800)),
+    # Threads each web server process runs requests on (cosmosproject.http_handler); the number
+    # of processes, COSMOS_WEB_PROCESSES, is read by cosmosproject.serve.
+    "WEB_THREADS": int(os.environ.get("COSMOS_WEB_THREADS", 4)),
 }
 
 LOGGING = {

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 NOTIFY_TYPE = "log.notify"  # handled by LogTailConsumer.log_notify
 MIN_NOTIFY_INTERVAL = 0.05
-SEND_TIMEOUT = 2.0  # a layer that hangs (Redis stuck) must not stall the writer for long
+SEND_TIMEOUT = 5.0  # a layer that hangs (Redis stuck) must not stall the writer for long; a first send on a loaded machine (connect included) took over 2 s
 _GROUP_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 _GROUP_MAX = 99  # channels refuses names of 100 characters or more
 # What a channel layer raises when it cannot deliver (Redis down or slow, a full group). The file

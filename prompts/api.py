@@ -6,13 +6,10 @@ A prompt's own page (`/api/prompts/{id}`, with its runs), its deletion and enhan
 
 from __future__ import annotations
 
-import json
-
-import pydantic
 from ninja import Query, Router, Status
-from ninja.errors import HttpError, ValidationError
 
 from accounts.auth import api_auth
+from prompts.api_body import json_body, validated
 from prompts.errors import InvalidInput, NotAllowed
 from prompts.prepare.selectors import preparation_get
 from prompts.prepare.services import prepare_options, preparation_start
@@ -27,7 +24,7 @@ from prompts.schemas import (
     PromptOut,
     PromptPageOut,
 )
-from prompts.selectors import prompt_to_dict, prompts_list, prompts_search
+from prompts.selectors import prompt_to_dict, prompts_list_as_dicts, prompts_search_as_dicts
 from prompts.services import prompt_create
 from prompts.videos import ROLES
 
@@ -67,8 +64,8 @@ CREATE_BODY = {
 def prompts_get(request, filters: Query[PromptListQuery]):
     query = (filters.q or "").strip()
     common = {"user": request.auth, "model_type": filters.model_type, "limit": filters.limit, "offset": filters.offset}
-    page = prompts_search(query=query, **common) if query else prompts_list(**common)
-    return page.to_dict(prompt_to_dict)
+    page = prompts_search_as_dicts(query=query, **common) if query else prompts_list_as_dicts(**common)
+    return page.to_dict(dict)
 
 
 @router.post(
@@ -89,7 +86,7 @@ def prompt_post(request):
     if request.content_type == "multipart/form-data" and "zip" in request.FILES:
         return Status(202, _preparation_out(_zip_prepare(request)))
     if request.content_type == "multipart/form-data":
-        fields = _validated(PromptFieldsIn, request.POST.dict(), loc=("form",))
+        fields = validated(PromptFieldsIn, request.POST.dict(), loc=("form",))
         unknown = sorted(set(request.FILES) - set(ROLES))
         if unknown:
             raise InvalidInput(f"Unknown file {unknown[0]!r}: send {', '.join(ROLES)}.", field=unknown[0])
@@ -98,7 +95,7 @@ def prompt_post(request):
     elif request.content_type == "application/json":
         if not user.is_staff:
             raise NotAllowed("Only staff may create prompts from folders on the server; upload the videos instead.")
-        payload = _validated(PromptFromDirIn, _json_body(request), loc=("body", "payload"))
+        payload = validated(PromptFromDirIn, json_body(request), loc=("body", "payload"))
         prompt = prompt_create(user=user, **payload.dict())
     else:
         detail = "Send multipart/form-data (uploads) or application/json (a server folder, staff)."
@@ -123,7 +120,7 @@ def _zip_prepare(request):
         raise InvalidInput(f"Send a zip of PNG sequences or the videos, not both ({others[0]!r}).", field=others[0])
     if request.POST.get("negative_prompt"):
         raise InvalidInput("A prompt prepared from a zip takes the default negative prompt.", field="negative_prompt")
-    fields = _validated(PrepareZipIn, request.POST.dict(), loc=("form",))
+    fields = validated(PrepareZipIn, request.POST.dict(), loc=("form",))
     options = prepare_options(**fields.dict())
     upload = request.FILES["zip"]
     return preparation_start(user=request.auth, upload=upload, filename=upload.name, options=options)
@@ -144,27 +141,3 @@ def _preparation_out(job) -> dict:
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
-
-
-def _json_body(request):
-    try:
-        return json.loads(request.body)
-    except ValueError as exc:
-        raise HttpError(400, "Cannot parse request body") from exc  # worded like ninja's own
-
-
-def _validated(schema: type[pydantic.BaseModel], data, *, loc: tuple[str, ...]):
-    """`data` validated by `schema`; a failure is reported like ninja's own validation errors.
-
-    `loc` follows ninja: form fields are flat (`("form",)`), a JSON body sits under the name of
-    the parameter it would fill (`("body", "payload")`).
-    """
-    if not isinstance(data, dict):
-        raise InvalidInput("The request body must be a JSON object.")
-    try:
-        return schema.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise ValidationError(
-            [{"loc": (*loc, *error["loc"]), "msg": error["msg"], "type": error["type"]} for error in exc.errors()]
-        ) from None
-

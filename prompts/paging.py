@@ -12,6 +12,9 @@ from prompts.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+# Lists count their rows up to this many, then say "1,000+", as searches do (prompts.search). Counting
+# rows through a LIMIT costs ~0.6 us a row on SQLite: 0.7 ms for 1,000, 5.6 ms for 10,000.
+LIST_COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,23 @@ def count_ceiling(*, limit: int, offset: int, cap: int) -> int:
     return max(cap, offset + limit)
 
 
-def paginate(queryset: QuerySet, *, limit: int, offset: int) -> Page:
-    """The page of `queryset` at `offset`, with the exact total number of rows."""
+def paginate(
+    queryset: QuerySet, *, limit: int, offset: int, count_cap: int = LIST_COUNT_CAP, counted: QuerySet | None = None
+) -> Page:
+    """The page of `queryset` at `offset`, with the total number of rows up to `count_cap` (or the
+    end of the page, when that lies further): past it the total says "at least" (total_exact
+    False). An exact COUNT(*) over 240,000 completed runs cost 14 ms on every list call (26 ms on
+    PostgreSQL); counting stops at the cap instead, and a last page needs no count at all.
+
+    `counted`: the same rows without what only reads columns (the joins of `.values("owner__username")`),
+    to count them. With those joins SQLite stopped counting from the covering index (0.1 -> 25 ms).
+    """
     page_check(limit, offset)
     items = list(queryset[offset : offset + limit])
-    if offset == 0 and len(items) < limit:
-        total = len(items)  # the whole result is on this page: no COUNT needed
-    else:
-        total = queryset.order_by().count()
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    if len(items) < limit and (items or offset == 0):
+        return Page(items=items, total=offset + len(items), limit=limit, offset=offset)  # the last page
+    ceiling = count_ceiling(limit=limit, offset=offset, cap=count_cap)
+    total = (queryset if counted is None else counted).order_by()[: ceiling + 1].count()
+    if total <= ceiling:
+        return Page(items=items, total=total, limit=limit, offset=offset)
+    return Page(items=items, total=ceiling, limit=limit, offset=offset, total_exact=False)

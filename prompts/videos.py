@@ -153,6 +153,14 @@ def stage_upload(role: str, upload: UploadedFile) -> StagedVideo:
     )
 
 
+def upload_sha256(upload: UploadedFile) -> str:
+    """SHA-256 of an upload's bytes, read from the start (without keeping or probing them)."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def copy_ahead(staged: StagedVideo) -> None:
     """Copy a server-side file next to the store before taking the lock (so the lock is held briefly)."""
     if staged.temp is None and not stored_path(staged.sha256).exists():

@@ -10,12 +10,12 @@ from __future__ import annotations
 from ninja import Body, Header, Query, Router, Status
 
 from accounts.auth import api_auth
-from prompts.errors import InvalidInput
 from prompts.http_files import file_response
 from prompts.schemas import BODY_ERRORS, ERRORS, ErrorOut
 from prompts.selectors import prompt_get, prompt_to_dict
 from runs import services
 from runs.files import run_file_path, run_files, run_log_read
+from runs.api_submit import SUBMIT_BODY, submission_request
 from runs.idempotency import HEADER, submit_once
 from runs.schemas import (
     MAX_LOG_CHUNK,
@@ -27,13 +27,12 @@ from runs.schemas import (
     RunListQuery,
     RunOut,
     RunPageOut,
-    RunSubmitIn,
     StatusOut,
     SubmissionOut,
     UpscaleIn,
     VerifyOut,
 )
-from runs.selectors import run_get, run_to_dict, runs_for_user, runs_of_prompt
+from runs.selectors import run_get, run_to_dict, runs_for_user_as_dicts, runs_of_prompt
 from runs.submit import Submission
 
 router = Router(auth=api_auth)
@@ -56,6 +55,7 @@ def _submission_out(submission: Submission, *, replayed: bool = False) -> dict:
         "batch_id": submission.batch_id,
         "batch_name": submission.batch_name,
         "runs": [run_to_dict(run) for run in submission.runs],
+        "prompt": prompt_to_dict(submission.prompt) if submission.prompt is not None else None,
         "plan": submission.plan,
     }
 
@@ -106,6 +106,7 @@ def prompt_enhance(request, prompt_id: str, payload: Body[EnhanceIn] = None):
         user=request.auth,
         prompt_ids=[prompt_id],
         overwrite=not payload.create_new,
+        resolution=payload.resolution,
         priority=payload.priority,
         dry_run=payload.dry_run,
     )
@@ -124,49 +125,49 @@ def prompt_enhance(request, prompt_id: str, payload: Body[EnhanceIn] = None):
     "staff see everyone's.",
 )
 def runs_list(request, filters: Query[RunListQuery]):
-    return runs_for_user(user=request.auth, **filters.dict()).to_dict(run_to_dict)
+    return runs_for_user_as_dicts(user=request.auth, **filters.dict()).to_dict(dict)
 
 
 @router.post(
     "/runs",
     response={200: SubmissionOut, 201: SubmissionOut, **BODY_ERRORS},
     tags=["runs"],
-    summary="Run inference on one prompt or a batch",
+    summary="Run inference: one prompt, a batch, per-prompt parameters, or a new prompt",
     description=(
-        "`prompt_id` for one prompt, or `prompt_ids` for a batch (one run per prompt, sharing a batch id); "
-        "parameters not given come from the prompt, then the defaults. `dry_run` returns the exact specs and "
-        "commands and creates nothing. With an `Idempotency-Key` header, repeating the request returns the "
-        "runs it created (`replayed: true`) instead of new ones; the same key with another body is a 409 "
-        "(a dry run creates nothing, so it ignores the key)."
+        "JSON names the prompts in exactly one way: `prompt_id` (one prompt); `prompt_ids` (a batch, one run "
+        "per prompt, sharing a batch id); `prompts` (a batch whose entries each carry their own weights, "
+        "seed, steps... over the shared parameters: one run per entry, the same prompt may come twice); or "
+        "`prompt` (staff: create a prompt from a folder on the server and run it). `multipart/form-data` "
+        "creates and runs a prompt from uploaded videos (`color` required; `depth`, `segmentation`), with the "
+        "prompt's text fields and the run's parameters as form fields (`weights` as JSON text). Create-and-run "
+        "is all or nothing: a bad parameter or video creates no prompt, no run and stores no file.\n\n"
+        "Parameters not given come from the prompt, then the defaults. Runs whose global parameters agree "
+        "share one container (one model load), each with its own weights; a different seed, step count, "
+        "guidance, sigma, fps, blur, canny or negative prompt runs in a container of its own. `dry_run` "
+        "returns the exact specs and commands and creates nothing (existing prompts only). With an "
+        "`Idempotency-Key` header, repeating the request returns the runs it created (`replayed: true`) "
+        "instead of new ones; the same key with another body is a 409 (a dry run creates nothing, so it "
+        "ignores the key)."
     ),
+    openapi_extra=SUBMIT_BODY,
 )
 def runs_create(
     request,
-    payload: RunSubmitIn,
     idempotency_key: str | None = Header(
         None, alias=HEADER, description="Any unique string (e.g. a UUID) per logical request", max_length=200
     ),
 ):
-    user = request.auth
-    if payload.prompt_id and payload.prompt_ids:
-        raise InvalidInput("Give prompt_id (one prompt) or prompt_ids (a batch), not both.", field="prompt_ids")
-    prompt_ids = payload.prompt_ids if payload.prompt_ids is not None else [payload.prompt_id or ""]
-
-    def submit() -> Submission:
-        return services.inference_submit(
-            user=user,
-            prompt_ids=prompt_ids,
-            params=payload.params(),
-            batch_name=payload.batch_name,
-            priority=payload.priority,
-            dry_run=payload.dry_run,
-        )
-
-    if idempotency_key is None or payload.dry_run:
+    submit = submission_request(request)
+    if submit is None:
+        detail = "Send application/json (existing prompts; a server folder for staff) or multipart/form-data (uploads)."
+        return Status(415, {"detail": detail})
+    if idempotency_key is None or submit.dry_run:
         return _submitted(submit())
     submission, replayed = submit_once(
-        user=user, key=idempotency_key, request_data=payload.model_dump(mode="json", exclude_unset=True), submit=submit
+        user=request.auth, key=idempotency_key, request_data=submit.request_data(), submit=submit
     )
+    if replayed and submit.creates_prompt and submission.runs:
+        submission.prompt = submission.runs[0].prompt
     return _submitted(submission, replayed=replayed)
 
 

@@ -8,6 +8,7 @@ work: `python manage.py qcluster`, which `make run` starts) with a progress bar 
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -31,9 +32,6 @@ NO_WORKER_HINT_AFTER = 15
 
 
 def _inference(ctx, options):
-    prompt_ids = list(options["prompt_ids"])
-    if options["prompts_file"]:
-        prompt_ids += _ids_from_file(options["prompts_file"])
     params = {
         key: options[option]
         for key, option in (
@@ -50,15 +48,42 @@ def _inference(ctx, options):
     }
     if options["weights"] is not None:
         params["weights"] = options["weights"]
-    submission = services.inference_submit(
-        user=ctx.user,
-        prompt_ids=prompt_ids,
-        params=params,
-        batch_name=options["batch_name"] or "",
-        priority=options["priority"],
-        dry_run=options["dry_run"],
-    )
+    common = {"user": ctx.user, "batch_name": options["batch_name"] or "", "priority": options["priority"]}
+    if options["create_prompt"] is not None:
+        submission = _create_and_run(options, params, common)
+    else:
+        entries = [{"prompt_id": pid} for pid in options["prompt_ids"]]
+        if options["prompts_file"]:
+            entries += _entries_from_file(options["prompts_file"])
+        # Plain ids: one run per distinct prompt. A line with parameters of its own makes every
+        # line one run of its own (a prompt may come twice, with other weights).
+        own_params = any(len(entry) > 1 for entry in entries)
+        submission = services.inference_submit(
+            prompt_ids=None if own_params else [entry["prompt_id"] for entry in entries],
+            items=entries if own_params else None,
+            params=params,
+            dry_run=options["dry_run"],
+            **common,
+        )
     _submitted(ctx, options, submission, what="inference")
+
+
+def _create_and_run(options, params, common):
+    if options["prompt_ids"] or options["prompts_file"]:
+        raise InvalidInput("--create-prompt makes its own prompt: give no prompt ids with it.", field="prompt_ids")
+    if not options["video_dir"]:
+        raise InvalidInput("--create-prompt needs --video-dir, the folder with color.mp4.", field="video_dir")
+    if options["dry_run"]:
+        raise InvalidInput("A dry run needs an existing prompt: create it with `cosmos create prompt` first.")
+    negative = params.pop("negative_prompt", "")  # the prompt's, and so its run's
+    return services.create_and_run(
+        prompt_text=options["create_prompt"],
+        video_dir=options["video_dir"],
+        name=options["name"] or "",
+        negative_prompt=negative,
+        params=params,
+        **common,
+    )
 
 
 def _upscale(ctx, options):
@@ -100,6 +125,9 @@ def _submitted(ctx, options, submission, *, what: str) -> None:
     if options["json"]:
         ctx.json({**submission.to_dict(), "runs": [run_to_dict(run) for run in runs]})
         return
+    if submission.prompt is not None:
+        made = "Created" if submission.prompt.was_created else "Found the same"
+        ctx.print(f'{made} prompt {submission.prompt.id} with name "{submission.prompt.name}"')
     batch = f" in batch {submission.batch_name or submission.batch_id}" if submission.batch_id else ""
     ctx.print(f"Created {what} run(s){batch}: {', '.join(run.id for run in runs)}")
     for run in runs:
@@ -278,18 +306,43 @@ def _ui(ctx, options):
     call_command("runcosmos", host=options["host"], stdout=ctx.command.stdout, **port)
 
 
-def _ids_from_file(path: str) -> list[str]:
+def _entries_from_file(path: str) -> list[dict]:
+    """The runs a prompts file asks for: per line a prompt id (`# comments` allowed), or a JSON
+    object with a `prompt_id` and parameters of its own (`weights`, `seed`, `num_steps`...)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise InvalidInput(f"Cannot read the prompts file {path}: {error.strerror}.", field="prompts_file") from None
-    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+    except UnicodeDecodeError:
+        raise InvalidInput(f"The prompts file {path} is not UTF-8 text.", field="prompts_file") from None
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                entry = json.loads(line)
+            except ValueError as error:
+                raise InvalidInput(f"{path}, line {number}: not valid JSON ({error}).", field="prompts_file") from None
+            if not isinstance(entry, dict) or not isinstance(entry.get("prompt_id"), str):
+                raise InvalidInput(f"{path}, line {number}: give a \"prompt_id\".", field="prompts_file")
+            entries.append(entry)
+        elif line.split("#", 1)[0].strip():
+            entries.append({"prompt_id": line.split("#", 1)[0].strip()})
+    return entries
 
 
 def register(cli) -> None:
     p = cli.command("inference", _inference, help="run Cosmos Transfer on prompts (several make a batch)")
     p.add_argument("prompt_ids", metavar="PROMPT_ID", nargs="*")
-    p.add_argument("--prompts-file", metavar="FILE", help="a file with one prompt id per line")
+    p.add_argument(
+        "--prompts-file",
+        metavar="FILE",
+        help="one prompt id per line, or per line a JSON object: a prompt_id and its own parameters "
+        '({"prompt_id": "ps_...", "weights": {"vis": 0.5}, "seed": 7}); the options here apply to the rest',
+    )
+    p.add_argument("--create-prompt", metavar="TEXT", help="create a prompt with this text from --video-dir and run it")
+    p.add_argument("--video-dir", metavar="DIR", help="with --create-prompt: the folder with color.mp4 (depth, segmentation)")
+    p.add_argument("--name", help="with --create-prompt: the prompt's name (default: a smart name)")
     p.add_argument("--weights", nargs=4, type=float, metavar=("VIS", "EDGE", "DEPTH", "SEG"), help="control weights 0..1")
     p.add_argument("--num-steps", type=int, help="diffusion steps (default 35)")
     p.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default 8.0)")

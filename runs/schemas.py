@@ -10,9 +10,21 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import Json
 
+from gpu.nvidia import ENHANCE_RESOLUTION_RANGE
 from prompts.paging import MAX_LIMIT
-from prompts.schemas import EXAMPLE_PROMPT_ID, MAX_OFFSET, ModelTypeName, Out, PageFields, PromptOut, Timestamp
+from prompts.errors import InvalidInput
+from prompts.schemas import (
+    EXAMPLE_PROMPT_ID,
+    MAX_OFFSET,
+    ModelTypeName,
+    Out,
+    PageFields,
+    PromptFieldsIn,
+    PromptOut,
+    Timestamp,
+)
 from prompts.selectors import PROMPT_ID
 from runs.models import RunStatus
 from runs.params import FPS_RANGE, GUIDANCE_RANGE, NUM_STEPS_RANGE, SEED_RANGE, SIGMA_MAX_RANGE, STRENGTHS
@@ -80,6 +92,7 @@ class RunListQuery(Schema):
     status: RunStatusName | None = None
     prompt_id: str | None = Field(None, max_length=100, examples=[EXAMPLE_PROMPT_ID])
     model_type: ModelTypeName | None = None
+    batch: str | None = Field(None, max_length=100, description="a batch's bt_ id, or a batch name", examples=["dusk_shots"])
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
@@ -110,12 +123,42 @@ class InferenceParamsIn(Schema):
     negative_prompt: str | None = Field(None, max_length=10_000)
 
 
-class RunSubmitIn(InferenceParamsIn):
-    """Inference of one prompt (`prompt_id`) or a batch (`prompt_ids`), with shared parameters."""
+class RunEntryIn(InferenceParamsIn):
+    """One run of a submission with parameters of its own, over the shared ones."""
 
-    prompt_id: PromptId | None = None
+    model_config = {"extra": "forbid"}
+
+    prompt_id: PromptId
+
+
+class NewPromptIn(PromptFieldsIn):
+    """The prompt a create-and-run makes from a folder on the server (staff only)."""
+
+    model_config = {"extra": "forbid"}
+
+    video_dir: str = Field(max_length=4_096, examples=["/srv/cosmos/inputs/scene1"])
+
+
+# Which prompts a submission runs: exactly one of these (the view says so in a 422 too).
+TARGETS = ("prompt_id", "prompt_ids", "prompts", "prompt")
+
+
+class RunSubmitIn(InferenceParamsIn):
+    """Inference of one prompt, a batch, a batch with per-prompt parameters, or a new prompt."""
+
+    prompt_id: PromptId | None = Field(None, description="One prompt")
     prompt_ids: list[PromptId] | None = Field(
-        None, min_length=1, max_length=MAX_BATCH, description="Several prompts: one batch"
+        None, min_length=1, max_length=MAX_BATCH, description="Several prompts, one batch, shared parameters"
+    )
+    prompts: list[RunEntryIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="A batch where each entry (one run) may carry its own weights, seed, steps...; "
+        "what an entry leaves out comes from the shared parameters. The same prompt may come twice (a sweep).",
+    )
+    prompt: NewPromptIn | None = Field(
+        None, description="Create-and-run: a new prompt from a folder on the server (staff), and its run"
     )
     batch_name: str = Field("", max_length=BATCH_NAME_MAX, examples=["urban_scenes"])
     priority: int = Field(0, ge=PRIORITY_RANGE[0], le=PRIORITY_RANGE[1], description="Higher runs first")
@@ -124,19 +167,62 @@ class RunSubmitIn(InferenceParamsIn):
     model_config = {
         "extra": "forbid",
         "json_schema_extra": {
-            # Exactly one of the two (the view says so in a 422 too).
-            "oneOf": [{"required": ["prompt_id"]}, {"required": ["prompt_ids"]}],
+            "oneOf": [{"required": [target]} for target in TARGETS],
             "examples": [
                 {"prompt_id": EXAMPLE_PROMPT_ID, "weights": {"vis": 0.3, "edge": 0.3, "depth": 0.2, "seg": 0.2},
                  "num_steps": 35, "guidance": 8.0, "seed": 1},
                 {"prompt_ids": [EXAMPLE_PROMPT_ID, "ps_0a1b2c3d4e5f60718293a4b5"], "batch_name": "urban_scenes"},
+                {"prompts": [{"prompt_id": EXAMPLE_PROMPT_ID, "weights": {"vis": 0.6, "edge": 0.2}},
+                             {"prompt_id": EXAMPLE_PROMPT_ID, "weights": {"depth": 0.5, "seg": 0.5}},
+                             {"prompt_id": "ps_0a1b2c3d4e5f60718293a4b5", "seed": 7}],
+                 "num_steps": 35, "batch_name": "weight_sweep"},
+                {"prompt": {"prompt_text": "A futuristic city at night", "video_dir": "/srv/cosmos/inputs/scene1"},
+                 "weights": {"vis": 0.3, "edge": 0.3}},
             ]
         }
     }
 
+    def target(self) -> str:
+        """Which of TARGETS the caller gave; InvalidInput unless exactly one."""
+        given = [name for name in TARGETS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise InvalidInput(
+                "Give exactly one of prompt_id (one prompt), prompt_ids (a batch), prompts (a batch with "
+                "per-prompt parameters) or prompt (a new prompt to create and run).",
+                field=given[1] if len(given) > 1 else "prompt_ids",
+            )
+        return given[0]
+
     def params(self) -> dict[str, Any]:
-        """The inference parameters the caller set, for `runs.services.inference_submit`."""
+        """The shared inference parameters the caller set, for `runs.services.inference_submit`."""
         return self.model_dump(include=set(InferenceParamsIn.model_fields), exclude_none=True)
+
+    def entries(self) -> list[dict[str, Any]] | None:
+        """`prompts` as `{"prompt_id", **own parameters}` dicts, with only what each entry set."""
+        if self.prompts is None:
+            return None
+        return [entry.model_dump(exclude_none=True) for entry in self.prompts]
+
+
+class UploadRunForm(InferenceParamsIn):
+    """Create-and-run by upload (multipart/form-data): the new prompt's text fields and the run's
+    parameters as form fields, beside the video files. `weights` is JSON text."""
+
+    model_config = {"extra": "forbid"}
+
+    prompt_text: str = Field(max_length=100_000, examples=["A futuristic city at night with neon lights"])
+    name: str = Field("", max_length=1_000, description="Empty: a smart name is chosen")
+    negative_prompt: str = Field(
+        "", max_length=10_000, description="The prompt's negative prompt, and so the run's; empty: NVIDIA's default"
+    )
+    weights: Json[WeightsIn] | None = Field(None, examples=['{"vis": 0.3, "edge": 0.3, "depth": 0.2, "seg": 0.2}'])
+    batch_name: str = Field("", max_length=BATCH_NAME_MAX)
+    priority: int = Field(0, ge=PRIORITY_RANGE[0], le=PRIORITY_RANGE[1])
+
+    def params(self) -> dict[str, Any]:
+        """The run's parameters the caller set (the negative prompt goes to the prompt)."""
+        fields = set(InferenceParamsIn.model_fields) - {"negative_prompt"}
+        return self.model_dump(include=fields, exclude_none=True)
 
 
 class UpscaleIn(Schema):
@@ -152,6 +238,10 @@ class EnhanceIn(Schema):
         True, description="True: the enhanced text becomes a new prompt; False: it overwrites this one "
         "(refused when the prompt already has runs)"
     )
+    resolution: int | None = Field(
+        None, ge=ENHANCE_RESOLUTION_RANGE[0], le=ENHANCE_RESOLUTION_RANGE[1],
+        description="scale the video's shorter side down to this many pixels first (e.g. 480)",
+    )
     priority: int = Field(0, ge=PRIORITY_RANGE[0], le=PRIORITY_RANGE[1])
     dry_run: bool = False
 
@@ -162,6 +252,9 @@ class SubmissionOut(Out):
     batch_id: str
     batch_name: str
     runs: list[RunOut] = Field(description="The runs created (for a dry run: what would be created)")
+    prompt: PromptOut | None = Field(
+        None, description="Create-and-run only: the prompt made (or the identical one that already existed)"
+    )
     plan: list[dict[str, Any]] = Field(description="Dry run only: the specs, JSONL and commands it would send")
 
 

@@ -30,12 +30,22 @@ from prompts.errors import Conflict, InvalidInput, NotAllowed
 from prompts.models import DEFAULT_NEGATIVE_PROMPT, ModelType, Prompt
 from prompts.selectors import prompt_get
 from prompts.services import prompt_create, prompt_inputs_release
+from prompts.text import prompt_text_clean
 from runs import hosts, integrity, pipeline, plans, reconcile
 from runs.models import ACTIVE_STATUSES, FINISHED_STATUSES, Run, RunStatus
 from runs.params import UPSCALE_NUM_STEPS, inference_params_resolve, upscale_weight_validate
 from runs.dispatcher import dispatch_soon
 from runs.selectors import run_get, run_output_dir
-from runs.submit import Submission, batch_name_clean, new_batch_id, prompt_inputs_check, run_build
+from runs.submit import (
+    Submission,
+    batch_name_clean,
+    entry_errors,
+    new_batch_id,
+    params_merge,
+    prompt_inputs_check,
+    run_build,
+    run_requests,
+)
 from runs.transitions import run_transition
 
 logger = logging.getLogger(__name__)
@@ -48,24 +58,35 @@ PRIORITY_RANGE = (-100, 100)
 def inference_submit(
     *,
     user,
-    prompt_ids: Sequence[str],
+    prompt_ids: Sequence[str] | None = None,
+    items: Sequence[Mapping[str, Any]] | None = None,
     params: Mapping[str, Any] | None = None,
     batch_name: str = "",
     priority: int = 0,
     dry_run: bool = False,
 ) -> Submission:
-    """One transfer run per prompt; several prompts form a batch (one batch id and name)."""
-    ids = list(dict.fromkeys(pid.strip() for pid in prompt_ids if pid and pid.strip()))
-    if not ids:
-        raise InvalidInput("Give at least one prompt id (ps_...).", field="prompt_ids")
+    """One transfer run per prompt; several runs form a batch (one batch id and name).
+
+    The runs come from `prompt_ids` (one per distinct id) or from `items`, each
+    `{"prompt_id": ..., **its own parameters}`: per-prompt weights, seed, steps... over the shared
+    `params`. Runs whose global parameters (runs.params.BATCH_GLOBAL_KEYS) agree share one
+    container, each with its own weights and inputs; a run with another seed or step count goes
+    in a container of its own, still in the same batch. Everything is checked before anything
+    is written: one bad entry refuses the whole submission, naming the entry.
+    """
+    requests = run_requests(prompt_ids=prompt_ids, items=items)
     batch_name = batch_name_clean(batch_name)
     priority = _priority(priority)
-    prompts = [prompt_get(user=user, prompt_id=pid) for pid in ids]
+    prompts: dict[str, Prompt] = {}
     configs = []
-    for prompt in prompts:
-        prompt_inputs_check(prompt)
-        configs.append(inference_params_resolve(params, prompt=prompt))
-    batch_id = new_batch_id() if len(prompts) > 1 or batch_name else ""
+    for request in requests:
+        with entry_errors(request):
+            if request.prompt_id not in prompts:
+                prompts[request.prompt_id] = prompt_get(user=user, prompt_id=request.prompt_id)
+                prompt_inputs_check(prompts[request.prompt_id])
+            prompt = prompts[request.prompt_id]
+            configs.append((prompt, inference_params_resolve(params_merge(params, request.params), prompt=prompt)))
+    batch_id = new_batch_id() if len(requests) > 1 or batch_name else ""
     runs = [
         run_build(
             prompt=prompt,
@@ -76,7 +97,7 @@ def inference_submit(
             batch_id=batch_id,
             batch_name=batch_name,
         )
-        for prompt, config in zip(prompts, configs)
+        for prompt, config in configs
     ]
     return _submit(runs, dry_run=dry_run, batch_id=batch_id, batch_name=batch_name)
 
@@ -90,21 +111,44 @@ def create_and_run(
     name: str = "",
     negative_prompt: str = "",
     params: Mapping[str, Any] | None = None,
+    batch_name: str = "",
     priority: int = 0,
 ) -> Submission:
-    """Create a prompt and submit its inference in one call; nothing is kept if either fails."""
-    # Check the parameters first, against what the prompt will be, so bad weights leave no prompt.
-    inference_params_resolve(params, prompt=Prompt(negative_prompt=negative_prompt or DEFAULT_NEGATIVE_PROMPT, parameters={}))
-    with transaction.atomic():
-        prompt = prompt_create(
-            user=user,
-            prompt_text=prompt_text,
-            video_dir=video_dir,
-            files=files,
-            name=name,
-            negative_prompt=negative_prompt,
+    """Create a prompt and submit its inference in one call; the submission names the prompt.
+
+    All or nothing: the run's parameters are checked against what the prompt will be before
+    any video is read, and a bad video is refused before anything is stored, so a refused
+    request leaves no prompt, no run and no file. The same prompt again is the existing one
+    (with a new run). No dry run: a preview needs the videos stored; dry-run the prompt's
+    inference once it exists.
+    """
+    negative = prompt_text_clean(negative_prompt, field="negative_prompt", required=False)
+    would_be = Prompt(negative_prompt=negative or DEFAULT_NEGATIVE_PROMPT, parameters={})
+    inference_params_resolve(params, prompt=would_be)
+    batch_name = batch_name_clean(batch_name)
+    priority = _priority(priority)
+    # prompt_create commits on its own (its stored videos and its row appear together under the
+    # inputs lock); should the submit still fail, the prompt it made is taken back below.
+    prompt = prompt_create(
+        user=user, prompt_text=prompt_text, video_dir=video_dir, files=files, name=name, negative_prompt=negative_prompt
+    )
+    try:
+        submission = inference_submit(
+            user=user, prompt_ids=[prompt.id], params=params, batch_name=batch_name, priority=priority
         )
-        return inference_submit(user=user, prompt_ids=[prompt.id], params=params, priority=priority)
+    except BaseException:
+        if prompt.was_created:
+            _prompt_take_back(prompt)
+        raise
+    submission.prompt = prompt
+    return submission
+
+
+def _prompt_take_back(prompt: Prompt) -> None:
+    """Undo a prompt this request created, with the videos it stored that nothing else uses."""
+    sha256s = {info["sha256"] for info in prompt.inputs.values()}
+    Prompt.objects.filter(pk=prompt.pk).delete()
+    prompt_inputs_release(sha256s=sha256s)
 
 
 def upscale_submit(

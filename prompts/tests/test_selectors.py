@@ -70,3 +70,48 @@ def test_input_paths_point_at_the_stored_videos(alice, make_prompt, scene_dir):
     paths = prompt_input_paths(make_prompt(alice))
     assert set(paths) == {"color", "depth", "segmentation"}
     assert paths["depth"].read_bytes() == (scene_dir / "depth.mp4").read_bytes()
+
+
+def test_a_long_list_counts_to_the_cap_then_says_at_least(alice, bob):
+    from prompts.models import Prompt
+    from prompts.paging import LIST_COUNT_CAP
+
+    many = LIST_COUNT_CAP + 30
+    Prompt.objects.bulk_create(
+        Prompt(id=f"ps_l{i:05d}", owner=alice if i % 2 else bob, prompt_text=f"street {i}") for i in range(2 * many)
+    )
+    first = prompts_list(user=alice, limit=50)
+    assert (first.total, first.total_exact, first.has_next) == (LIST_COUNT_CAP, False, True)
+    from prompts.selectors import prompts_list_as_dicts
+
+    for offset in (0, LIST_COUNT_CAP, many - 20, many + 100):
+        rows, models = prompts_list_as_dicts(user=alice, offset=offset), prompts_list(user=alice, offset=offset)
+        assert (rows.total, rows.total_exact, len(rows.items)) == (models.total, models.total_exact, len(models.items))
+    # A page past the cap counts to its own end, and the last one is exact.
+    deep = prompts_list(user=alice, limit=10, offset=LIST_COUNT_CAP)
+    assert (deep.total, deep.total_exact, deep.has_next) == (LIST_COUNT_CAP + 10, False, True)
+    last = prompts_list(user=alice, limit=50, offset=many - 20)
+    assert (len(last.items), last.total, last.total_exact, last.has_next) == (20, many, True, False)
+    beyond = prompts_list(user=alice, limit=50, offset=many + 100)
+    assert (beyond.items, beyond.total, beyond.total_exact) == ([], many, True)
+    # Exactly one full page with nothing after it: exact, no next page.
+    exact = prompts_list(user=alice, limit=10, offset=many - 10)
+    assert (exact.total, exact.total_exact, exact.has_next) == (many, True, False)
+
+
+def test_pages_of_prompt_dicts_are_prompt_to_dict_of_each_prompt(alice, bob, staff, make_prompt):
+    from prompts.selectors import prompts_list_as_dicts, prompts_search, prompts_search_as_dicts
+
+    first = make_prompt(alice, "A neon city at night", name="neon_city")
+    make_prompt(alice, "A forest", model_type="enhance", enhanced_from=first, parameters={"seed": 3})
+    make_prompt(bob, "Bob's neon alley")
+    for user, model_type in ((alice, None), (staff, None), (staff, "enhance"), (bob, "enhance")):
+        dicts = prompts_list_as_dicts(user=user, model_type=model_type)
+        models = prompts_list(user=user, model_type=model_type)
+        assert dicts.items == [prompt_to_dict(prompt) for prompt in models.items]
+        assert dicts.total == models.total
+        for query in ("neon", "ne"):
+            found = prompts_search_as_dicts(user=user, query=query, model_type=model_type)
+            assert found.items == [prompt_to_dict(p) for p in prompts_search(user=user, query=query, model_type=model_type).items]
+    assert [p["id"] for p in prompts_search_as_dicts(user=alice, query="NEON").items] == [first.id]
+    assert list(prompts_list_as_dicts(user=alice).items[0]) == list(prompt_to_dict(first))

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from prompts.samples import write_scene
+from prompts.tests.api_support import ApiClient
 from prompts.testing import (  # noqa: F401  (fixtures)
     SCENE_FRAMES,
     fast_password_hashing,
@@ -32,3 +33,21 @@ def other_scene() -> Path:
 def scene(scene_dir) -> Path:
     """The page tests' name for prompts.testing's scene."""
     return scene_dir
+
+
+# The API as each kind of user sees it: a client sending that user's bearer token.
+
+
+@pytest.fixture
+def as_alice(alice):
+    return ApiClient(alice)
+
+
+@pytest.fixture
+def as_bob(bob):
+    return ApiClient(bob)
+
+
+@pytest.fixture
+def as_staff(staff):
+    return ApiClient(staff)

@@ -23,6 +23,7 @@ import pytest
 from django.conf import settings
 
 from accounts.tokens import token_create
+from cosmosproject.testing import database_url, free_port
 from prompts.testing import SCENE_FRAMES
 from prompts.videos import ROLES
 
@@ -30,19 +31,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 120
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -56,19 +44,20 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture
 def server(local_host, tmp_path):
-    """Base URL of a daphne serving the test database, with a qcluster working its queue."""
+    """Base URL of the web server on the test database, with a qcluster working its queue."""
     env = dict(
         os.environ,
         COSMOS_DATA_DIR=str(settings.DATA_DIR),
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         COSMOS_Q_WORKERS="2",
         COSMOS_SMART_NAMES="0",
         LOG_LEVEL="WARNING",
     )
-    port = _free_port()
+    port = free_port()
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("daphne", "qcluster")}
+    # As deployed: daphne in two processes on one socket (cosmosproject.serve).
     daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "cosmosproject.asgi:application"],
+        [sys.executable, "-m", "cosmosproject.serve", "--port", str(port), "--processes", "2"],
         cwd=ROOT, env=env, stdout=logs["daphne"], stderr=subprocess.STDOUT,
     )
     worker = subprocess.Popen(

@@ -27,21 +27,6 @@ def prompt(alice, make_prompt):
     return make_prompt(alice)
 
 
-@pytest.fixture
-def as_alice(alice):
-    return ApiClient(alice)
-
-
-@pytest.fixture
-def as_bob(bob):
-    return ApiClient(bob)
-
-
-@pytest.fixture
-def as_staff(staff):
-    return ApiClient(staff)
-
-
 def submit(api: ApiClient, prompt_id: str, **params) -> dict:
     response = api.post("/runs", {"prompt_id": prompt_id, **params})
     assert response.status_code == 201, response.content
@@ -344,6 +329,21 @@ def test_enhance_starts_an_enhance_run(as_alice, as_bob, prompt):
     assert response.status_code == 201
     assert response.json()["runs"][0]["model_type"] == "enhance"
     assert response.json()["runs"][0]["execution_config"]["mode"] == "new"
+
+
+def test_enhance_at_a_resolution_and_out_of_range_is_422(as_alice, prompt):
+    assert_error(as_alice.post(f"/prompts/{prompt.id}/enhance", {"resolution": 16}), 422, "resolution")
+    assert not Run.objects.exists()
+    response = as_alice.post(f"/prompts/{prompt.id}/enhance", {"resolution": 480})
+    assert response.status_code == 201 and response.json()["runs"][0]["execution_config"]["resolution"] == 480
+
+
+def test_runs_of_a_batch_by_id_or_name(as_alice, as_bob, prompt):
+    Run.objects.create(prompt=prompt, owner=prompt.owner, batch_id="bt_00aa11bb22cc33dd", batch_name="dusk")
+    submit(as_alice, prompt.id)
+    for key in ("bt_00aa11bb22cc33dd", "dusk"):
+        assert as_alice.get("/runs", {"batch": key}).json()["total"] == 1
+    assert as_bob.get("/runs", {"batch": "dusk"}).json()["total"] == 0
 
 
 def test_enhance_overwrite_of_a_prompt_with_runs_is_409(as_alice, prompt):

@@ -102,11 +102,14 @@ def test_every_run_is_executed_exactly_once(
     assert all(job.outcome == "requeued" for job in jobs if not job.started_at)
     placed = [run_id for job in started for run_id in job.run_ids]
     assert sorted(placed) == sorted(run.id for run in runs)  # each run in exactly one container
-    lives = {}  # when each container really ran, from its host's docker events
+    # Containers living at the same time on one host never share a GPU. Their lives come from the
+    # host's own `docker events`: a job may start the moment the container ahead of it dies, before
+    # that job's worker has noticed (and stamped ended_at), so the database's times would overlap.
+    lives = {}
     for host in GPUHost.objects.all():
         with executor_for(host) as executor:
             lives.update(executor.container_lives(since=0, until=time.time() + 1))
-    for a in started:  # containers running at the same time on one host never share a GPU
+    for a in started:
         for b in started:
             life_a, life_b = lives[f"cosmos-{a.name}"], lives[f"cosmos-{b.name}"]
             at_once = life_a["start"] < life_b["die"] and life_b["start"] < life_a["die"]

@@ -65,6 +65,31 @@ def test_list_shows_the_users_runs_only(client, alice, bob, alices_prompt, scene
     assert mine.id[:10] in page and bobs.id[:10] not in page
 
 
+@pytest.mark.parametrize("path", ["/runs/", "/", f"/prompts/{{prompt}}/", "/api/runs"])
+def test_lists_of_runs_take_as_many_queries_for_twelve_runs_as_for_two(client, staff, alices_prompt, path):
+    """Lists read only the names of a run's owner, host and prompt: nothing is fetched per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gpu.models import GPUHost
+
+    host = GPUHost.objects.create(name="gpu-1", transport="local")
+    url = path.format(prompt=alices_prompt.id)
+    login(client, staff)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    for status in (RunStatus.RUNNING, RunStatus.COMPLETED):
+        make_run(alices_prompt, status=status, host=host)
+    few = queries()
+    for index in range(10):
+        make_run(alices_prompt, status=(RunStatus.RUNNING, RunStatus.COMPLETED)[index % 2], host=host)
+    assert queries() == few
+
+
 def test_list_filters_by_status_and_prompt(client, alice, alices_prompt):
     done = make_run(alices_prompt, status=RunStatus.COMPLETED)
     failed = make_run(alices_prompt, status=RunStatus.FAILED)

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from prompts.models import Prompt
 from runs.models import Run, RunStatus
 
 
@@ -117,3 +118,55 @@ def test_inference_wait_runs_to_the_end_and_the_run_can_be_shown_and_streamed(al
     for args in (("show", run_id), ("status", "--stream", run_id)):
         with pytest.raises(CommandError, match=f"No run '{run_id}'"):
             cosmos(*args, "--user", "bob")
+
+
+def test_a_prompts_file_line_may_carry_its_own_parameters(alice, make_prompt, tmp_path):
+    city, forest = make_prompt(alice, "a city"), make_prompt(alice, "a forest")
+    lines = tmp_path / "batch.jsonl"
+    lines.write_text(
+        f"# a weight sweep\n{city.id}\n"
+        + json.dumps({"prompt_id": city.id, "weights": {"vis": 0.9}, "negative_prompt": "no #hashtags"}) + "\n"
+        + json.dumps({"prompt_id": forest.id, "weights": [0, 0, 0.5, 0.5], "seed": 8}) + "\n"
+    )
+    data = json.loads(cosmos("inference", "--prompts-file", str(lines), "--weights", "0.2", "0.2", "0.2", "0.2",
+                             "--num-steps", "12", "--json", "--user", "alice"))
+    runs = {run["id"]: run for run in data["runs"]}
+    configs = [runs[run_id]["execution_config"] for run_id in data["run_ids"]]
+    assert [c["weights"]["vis"] for c in configs] == [0.2, 0.9, 0.0]
+    assert [c["seed"] for c in configs] == [1, 1, 8] and {c["num_steps"] for c in configs} == {12}
+    assert configs[1]["negative_prompt"] == "no #hashtags"
+    assert len({runs[r]["batch_id"] for r in data["run_ids"]}) == 1
+
+
+def test_a_bad_prompts_file_line_is_one_clear_line(alice, prompt, tmp_path):
+    lines = tmp_path / "batch.jsonl"
+    lines.write_text(f'{prompt.id}\n{{"prompt_id": "{prompt.id}", "weights": {{"vis": 0}}}}\n')
+    with pytest.raises(CommandError, match="prompts.1"):
+        cosmos("inference", "--prompts-file", str(lines), "--user", "alice")
+    lines.write_text('{"prompt_id": \n')
+    with pytest.raises(CommandError, match="line 1: not valid JSON"):
+        cosmos("inference", "--prompts-file", str(lines), "--user", "alice")
+    assert not Run.objects.exists()
+
+
+def test_create_prompt_and_run_in_one_command(alice, scene_dir):
+    text = cosmos("inference", "--create-prompt", "A tram in the rain", "--video-dir", str(scene_dir),
+                  "--name", "tram", "--seed", "5", "--user", "alice")
+    run = Run.objects.get()
+    assert run.prompt.name == "tram" and run.prompt.owner == alice and run.execution_config["seed"] == 5
+    assert f"Created prompt {run.prompt.id}" in text and run.id in text
+
+
+def test_create_and_run_refusals_leave_nothing(alice, prompt, scene_dir):
+    Run.objects.all().delete()
+    count = Prompt.objects.count()
+    with pytest.raises(CommandError, match="At least one control weight"):
+        cosmos("inference", "--create-prompt", "A tram", "--video-dir", str(scene_dir),
+               "--weights", "0", "0", "0", "0", "--user", "alice")
+    with pytest.raises(CommandError, match="needs --video-dir"):
+        cosmos("inference", "--create-prompt", "A tram", "--user", "alice")
+    with pytest.raises(CommandError, match="dry run"):
+        cosmos("inference", "--create-prompt", "A tram", "--video-dir", str(scene_dir), "--dry-run", "--user", "alice")
+    with pytest.raises(CommandError, match="no prompt ids"):
+        cosmos("inference", prompt.id, "--create-prompt", "A tram", "--video-dir", str(scene_dir), "--user", "alice")
+    assert Prompt.objects.count() == count and not Run.objects.exists()

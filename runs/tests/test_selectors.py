@@ -80,3 +80,25 @@ def test_run_dict_is_json_and_stable(alice, make_prompt):
         "output_dir", "created_at", "updated_at", "queued_at", "uploading_at", "started_at", "downloading_at",
         "cancel_requested_at", "completed_at", "duration_seconds",
     ]
+
+
+def test_a_page_of_run_dicts_is_run_to_dict_of_each_run(alice, bob, staff, make_prompt):
+    from gpu.models import GPUHost
+    from runs.selectors import runs_for_user_as_dicts
+
+    host = GPUHost.objects.create(name="gpu-1", transport="local")
+    started = timezone.now()
+    parent = add_run(make_prompt(alice), started_at=started, completed_at=started + timedelta(seconds=42), host=host,
+                     job_id="batch_1", execution_config={"weights": {"vis": 0.5}}, progress={"percent": 100})
+    Run.objects.filter(pk=add_run(parent.prompt, RunStatus.PENDING, parent=parent, batch_id="bt_1").pk).update(
+        model_type="upscale", batch_name="b"
+    )
+    add_run(make_prompt(bob), RunStatus.FAILED, error="out of memory", failure_reason="out_of_memory")
+    for user, filters in ((alice, {}), (staff, {}), (staff, {"status": "failed"}), (alice, {"model_type": "upscale"})):
+        dicts = runs_for_user_as_dicts(user=user, **filters)
+        models = runs_for_user(user=user, **filters)
+        assert dicts.items == [run_to_dict(run) for run in models.items] and dicts.items
+        assert list(dicts.items[0]) == list(run_to_dict(models.items[0]))  # same keys, same order
+        assert (dicts.total, dicts.total_exact) == (models.total, models.total_exact)
+    with pytest.raises(InvalidInput):
+        runs_for_user_as_dicts(user=alice, status="exploded")

@@ -216,3 +216,135 @@ def test_only_staff_verify_reconcile_and_kill(alice):
     for call in (services.integrity_verify, services.runs_reconcile, services.host_kill):
         with pytest.raises(NotAllowed):
             call(user=alice)
+
+
+# Per-prompt parameters: a batch whose runs differ.
+
+
+def _stored_inputs(settings) -> list:
+    return sorted(settings.INPUTS_DIR.glob("*.mp4")) if settings.INPUTS_DIR.exists() else []
+
+
+def test_each_entry_of_a_batch_runs_with_its_own_weights_in_one_container(alice, make_prompt):
+    city, forest = make_prompt(alice, "a city"), make_prompt(alice, "a forest")
+    entries = [
+        {"prompt_id": city.id, "weights": {"vis": 0.6, "edge": 0.2}},
+        {"prompt_id": forest.id, "weights": [0, 0, 0.5, 0.5]},
+        {"prompt_id": city.id},  # the same prompt again: the shared weights
+    ]
+    submission = services.inference_submit(
+        user=alice, items=entries, params={"weights": {"vis": 0.25}, "num_steps": 20}, batch_name="sweep"
+    )
+    runs = [Run.objects.get(pk=run.pk) for run in submission.runs]
+    assert [run.prompt_id for run in runs] == [city.id, forest.id, city.id]
+    assert [run.execution_config["weights"] for run in runs] == [
+        {"vis": 0.6, "edge": 0.2, "depth": 0.0, "seg": 0.0},
+        {"vis": 0.0, "edge": 0.0, "depth": 0.5, "seg": 0.5},
+        {"vis": 0.25, "edge": 0.0, "depth": 0.0, "seg": 0.0},
+    ]
+    assert {run.execution_config["num_steps"] for run in runs} == {20}
+    assert {run.batch_id for run in runs} == {submission.batch_id} and submission.batch_id
+    assert len({run.batch_key for run in runs}) == 1  # weights are per line: one model load for all
+
+
+def test_a_batch_dry_run_puts_each_entrys_weights_on_its_own_line(alice, make_prompt):
+    city, forest = make_prompt(alice, "a city"), make_prompt(alice, "a forest")
+    entries = [{"prompt_id": city.id, "weights": {"vis": 0.6}}, {"prompt_id": forest.id, "weights": {"edge": 0.4}}]
+    [job] = services.inference_submit(user=alice, items=entries, dry_run=True).plan
+    lines = [json.loads(line) for line in job["lines"].splitlines()]
+    weights = [{key: value["control_weight"] for key, value in line["control_overrides"].items()} for line in lines]
+    # A control the batch uses but a line does not is switched off on that line.
+    assert weights == [{"vis": 0.6, "edge": 0.0}, {"vis": 0.0, "edge": 0.4}]
+    assert not Run.objects.exists()
+
+
+def test_entries_with_another_seed_go_in_containers_of_their_own(alice, make_prompt):
+    city, forest = make_prompt(alice, "a city"), make_prompt(alice, "a forest")
+    entries = [{"prompt_id": city.id, "seed": 1}, {"prompt_id": forest.id, "seed": 2}]
+    submission = services.inference_submit(user=alice, items=entries, dry_run=True)
+    assert [job["kind"] for job in submission.plan] == ["inference", "inference"]
+    assert [job["spec"]["seed"] for job in submission.plan] == [1, 2]
+    assert len({run.batch_id for run in submission.runs}) == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"weights": {"vis": 0}}, "prompts.1.weights"),
+        ({"num_steps": 500}, "prompts.1.num_steps"),
+        ({"glow": 1}, "prompts.1.glow"),
+        ({"prompt_id": ""}, "prompts.1.prompt_id"),
+    ],
+)
+def test_one_bad_entry_refuses_the_batch_naming_the_entry(alice, make_prompt, entry, field):
+    good, other = make_prompt(alice, "a city"), make_prompt(alice, "a forest")
+    with pytest.raises(InvalidInput) as error:
+        services.inference_submit(user=alice, items=[{"prompt_id": good.id}, {"prompt_id": other.id, **entry}])
+    assert error.value.field == field
+    assert not Run.objects.exists()
+
+
+def test_an_entry_with_another_users_prompt_is_not_found(alice, bob, make_prompt):
+    alices, bobs = make_prompt(alice, "alice's"), make_prompt(bob, "bob's")
+    with pytest.raises(NotFound) as error:
+        services.inference_submit(user=alice, items=[{"prompt_id": alices.id}, {"prompt_id": bobs.id}])
+    assert error.value.field == "prompts.1.prompt_id"
+    assert not Run.objects.exists()
+    [run] = services.inference_submit(user=bob, items=[{"prompt_id": bobs.id, "seed": 3}]).runs
+    assert run.owner == bob and run.execution_config["seed"] == 3
+
+
+def test_ids_and_entries_together_are_refused(alice, prompt):
+    with pytest.raises(InvalidInput):
+        services.inference_submit(user=alice, prompt_ids=[prompt.id], items=[{"prompt_id": prompt.id}])
+    with pytest.raises(InvalidInput):
+        services.inference_submit(user=alice, items=[])
+    assert not Run.objects.exists()
+
+
+# Create-and-run: all or nothing.
+
+
+@pytest.mark.parametrize(
+    "bad", [{"params": {"num_steps": 0}}, {"priority": 1000}, {"batch_name": "../x"}, {"negative_prompt": "n" * 20_000}]
+)
+def test_create_and_run_with_a_bad_run_parameter_keeps_no_prompt_and_no_file(alice, scene_dir, settings, bad):
+    with pytest.raises(InvalidInput):
+        services.create_and_run(user=alice, prompt_text="a cat", video_dir=scene_dir, **bad)
+    assert not Prompt.objects.exists() and not Run.objects.exists()
+    assert _stored_inputs(settings) == []
+
+
+def test_create_and_run_with_a_broken_video_keeps_nothing(alice, scene_copy, settings):
+    (scene_copy / "color.mp4").write_bytes(b"not a video")
+    with pytest.raises(InvalidInput):
+        services.create_and_run(user=alice, prompt_text="a cat", video_dir=scene_copy)
+    assert not Prompt.objects.exists() and _stored_inputs(settings) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_and_run_takes_the_prompt_back_when_the_run_cannot_be_saved(alice, scene_dir, settings):
+    """The database refuses the run's INSERT (a real failure, injected with Django's own hook for
+    wrapping queries): the prompt that was just made and its stored videos go too."""
+
+    class Refused(Exception):
+        pass
+
+    def refuse_runs(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "runs_run"'):
+            raise Refused("the database is gone")
+        return execute(sql, params, many, context)
+
+    from django.db import connection
+
+    with connection.execute_wrapper(refuse_runs), pytest.raises(Refused):
+        services.create_and_run(user=alice, prompt_text="a cat on a wall", video_dir=scene_dir)
+    assert not Prompt.objects.exists() and not Run.objects.exists()
+    assert _stored_inputs(settings) == []
+
+
+def test_create_and_run_of_an_existing_prompt_adds_a_run_and_keeps_the_prompt(alice, scene_dir):
+    first = services.create_and_run(user=alice, prompt_text="a cat on a roof", video_dir=scene_dir)
+    again = services.create_and_run(user=alice, prompt_text="a cat on a roof", video_dir=scene_dir, params={"seed": 5})
+    assert first.prompt.was_created and not again.prompt.was_created
+    assert again.prompt.id == first.prompt.id and Run.objects.filter(prompt=first.prompt).count() == 2

@@ -2,8 +2,8 @@
 
 Migrates, creates the first admin when there is no user (its password is printed once), registers
 the local simulated GPU host when there is no host, writes the sample inputs on first start, then
-runs `manage.py qcluster` and daphne as child processes until either stops or Ctrl-C / SIGTERM
-arrives, and stops the other one.
+runs `manage.py qcluster` and the web server (daphne on every core: cosmosproject.serve) as child
+processes until either stops or Ctrl-C / SIGTERM arrives, and stops the other one.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class Command(BaseCommand):
         self._setup()
         children = {
             "task worker": self._spawn([sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]),
+            # daphne in COSMOS_WEB_PROCESSES processes (default: one per CPU) on one socket.
             "web server": self._spawn(
-                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "cosmosproject.asgi:application"]
+                [sys.executable, "-m", "cosmosproject.serve", "--host", host, "--port", str(port)]
             ),
         }
         stopping = []
