@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
@@ -127,20 +126,19 @@ def busy_share(intervals: dict[str, list[tuple[float, float]]], start: float, en
 
 def container_lives(hosts, since: float, until: float) -> dict[str, dict[str, float]]:
     """Per container name, when it started and died (unix seconds): the hosts' own `docker
-    events`, not the moment a worker got round to noticing. Refuses to go on when a host ran two
-    containers at once (one GPU slot each): a share would hide that."""
+    events`, not the moment a worker got round to noticing. Refuses to go on when a host ran
+    more containers at once than it has slots: a share would hide that."""
     lives: dict[str, dict[str, float]] = {}
     for host in hosts:
         with executor_for(host) as executor:
-            argv = [*executor.docker.prefix, "events", "--since", f"{since:.3f}", "--until", f"{until + 1:.3f}",
-                    "--filter", "event=start", "--filter", "event=die", "--format", "{{json .}}"]
-            events = [json.loads(line) for line in executor.transport.run(argv).check("docker events").stdout.splitlines()]
+            found = executor.container_lives(since=since, until=until + 1)
+        changes = sorted([(life["start"], 1) for life in found.values()] + [(life["die"], -1) for life in found.values()])
         running = 0
-        for event in events:
-            running += 1 if event["Action"] == "start" else -1
+        for _, change in changes:
+            running += change
             if running > host.slots:
                 raise SystemExit(f"{host.name} ran {running} containers at once: the queue broke its slot limit")
-            lives.setdefault(event["Actor"]["Attributes"]["name"], {})[event["Action"]] = event["timeNano"] / 1e9
+        lives.update(found)
     return lives
 
 

@@ -121,6 +121,13 @@ class DockerCommandBuilder:
     def wait(self, container: str) -> list[str]:
         return [*self.prefix, "wait", _check_ref(container)]
 
+    def events(self, *, since: float, until: float, events: Sequence[str] = (), format: str | None = None) -> list[str]:
+        """Past daemon events between two unix times (`--until` makes docker answer and exit)."""
+        argv = [*self.prefix, "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}"]
+        for event in events:
+            argv += ["--filter", f"event={event}"]
+        return [*argv, *(["--format", format] if format else [])]
+
     def kill(self, containers: Sequence[str]) -> list[str]:
         if not containers:
             raise ValueError("kill needs at least one container")

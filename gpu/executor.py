@@ -470,6 +470,17 @@ class DockerExecutor:
         result.check(f"docker wait {self.container_name(job_id)}")
         return int(result.stdout.split()[0])
 
+    def container_lives(self, *, since: float, until: float) -> dict[str, dict[str, float]]:
+        """When each container started and died between two unix times (the host's clock), by
+        name, from the daemon's events: they outlive the container, and say when it really ran,
+        not when someone looked. {"cosmos-x": {"start": t, "die": t}}"""
+        argv = self.docker.events(since=since, until=until, events=["start", "die"], format="{{json .}}")
+        lives: dict[str, dict[str, float]] = {}
+        for line in self._query(argv).check("docker events").stdout.splitlines():
+            event = json.loads(line)
+            lives.setdefault(event["Actor"]["Attributes"]["name"], {})[event["Action"]] = event["timeNano"] / 1e9
+        return lives
+
     def job_kill(self, job_id: str) -> bool:
         """Kill the job's container (SIGKILL; it ends with 137). False if it was not running."""
         result = self.transport.run(self.docker.kill([self.container_name(job_id)]))

@@ -42,6 +42,8 @@ def test_seed_commands():
     assert builder.inspect("c", format="{{json .State}}") == ["sudo", "docker", "inspect", "--format", "{{json .State}}", "c"]
     assert builder.rm(["c"], force=True) == ["sudo", "docker", "rm", "-f", "c"]
     assert builder.wait("c") == ["sudo", "docker", "wait", "c"]
+    assert builder.events(since=1.5, until=2, events=["die"], format="{{json .}}") == [
+        "sudo", "docker", "events", "--since", "1.500", "--until", "2.000", "--filter", "event=die", "--format", "{{json .}}"]
     assert DockerCommandBuilder("docker").info() == ["docker", "info"]
 
 

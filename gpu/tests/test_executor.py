@@ -220,6 +220,16 @@ def test_awaiting_a_jobs_end_wakes_when_the_container_dies(executor, clip):
         executor.job_await_end("never-started", seconds=30)
 
 
+def test_container_lives_say_when_each_container_ran_after_it_is_gone(executor, clip):
+    before = time.time()
+    start_inference(executor, "life-1", clip, num_steps=2)
+    assert executor.job_wait("life-1", poll=0.1) == 0
+    executor.job_remove("life-1")
+    lives = executor.container_lives(since=before, until=time.time() + 1)
+    assert before < lives["cosmos-life-1"]["start"] < lives["cosmos-life-1"]["die"] < time.time()
+    assert executor.container_lives(since=time.time() + 1, until=time.time() + 2) == {}
+
+
 def test_a_reader_that_goes_away_leaves_no_follower_on_the_host(executor, clip):
     start_inference(executor, "gone-1", clip, prompt="a lake [sim:hang]")
     lines = executor.job_log_follow("gone-1")

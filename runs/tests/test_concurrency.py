@@ -1,14 +1,14 @@
 """20 users submitting 10 runs each at the same time, 4 dispatchers, 2 hosts (SSH and local):
 every run is executed exactly once, in exactly one container."""
 
-import json
 import threading
 import time
 
 import pytest
 from django.db import connection
 
-from gpu.executor import CONTAINER_PREFIX, executor_for
+from gpu.executor import executor_for
+from gpu.models import GPUHost
 from runs import services
 from runs.dispatcher import dispatch
 from runs.models import UNFINISHED_JOB_STATES, Job, Run, RunStatus
@@ -105,28 +105,17 @@ def test_every_run_is_executed_exactly_once(
     # Containers living at the same time on one host never share a GPU. Their lives come from the
     # host's own `docker events`: a job may start the moment the container ahead of it dies, before
     # that job's worker has noticed (and stamped ended_at), so the database's times would overlap.
-    lives = container_lives({job.host for job in started})
+    lives = {}
+    for host in GPUHost.objects.all():
+        with executor_for(host) as executor:
+            lives.update(executor.container_lives(since=0, until=time.time() + 1))
     for a in started:
         for b in started:
-            if a.pk < b.pk and a.host_id == b.host_id:
-                (a_start, a_die), (b_start, b_die) = lives[a.name], lives[b.name]
-                overlap = a_start < b_die and b_start < a_die
-                assert not (overlap and set(a.gpus) & set(b.gpus)), (a.name, a.gpus, b.name, b.gpus)
+            life_a, life_b = lives[f"cosmos-{a.name}"], lives[f"cosmos-{b.name}"]
+            at_once = life_a["start"] < life_b["die"] and life_b["start"] < life_a["die"]
+            overlap = a.pk < b.pk and a.host_id == b.host_id and at_once
+            assert not (overlap and set(a.gpus) & set(b.gpus)), (a.name, a.gpus, b.name, b.gpus)
     assert all(len(job.gpus) == 1 for job in started)
-
-
-def container_lives(hosts) -> dict[str, tuple[float, float]]:
-    """Per job name, when its container started and died (unix seconds), from each host's docker events."""
-    lives: dict[str, dict[str, float]] = {}
-    for host in hosts:
-        with executor_for(host) as executor:
-            argv = [*executor.docker.prefix, "events", "--since", "0", "--until", f"{time.time() + 1:.3f}",
-                    "--filter", "event=start", "--filter", "event=die", "--format", "{{json .}}"]
-            for line in executor.transport.run(argv).check("docker events").stdout.splitlines():
-                event = json.loads(line)
-                name = event["Actor"]["Attributes"]["name"].removeprefix(CONTAINER_PREFIX)
-                lives.setdefault(name, {})[event["Action"]] = event["timeNano"] / 1e9
-    return {name: (times["start"], times.get("die", float("inf"))) for name, times in lives.items() if "start" in times}
     for job in jobs:  # a batch holds one user's runs only
         assert len({run.owner_id for run in runs if run.id in job.run_ids}) == 1
     for run in runs:
