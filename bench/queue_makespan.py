@@ -283,18 +283,18 @@ def main() -> None:
         cluster.wait()
 
     print(f"{'':44} {'containers':>10} {'each':>6} {'makespan':>9} {'GPU busy per host':>18} {'vs seed':>8}")
-    for result in results:
-        shares = " ".join(f"{share:5.1%}" for share in result.busy.values())
-        print(f"{result.label:44} {len(result.lives):>10} {result.container_seconds:5.1f}s {result.makespan:8.1f}s "
-              f"{shares:>18} {seed.makespan / result.makespan:7.2f}x")
-    worst = min(min(result.busy.values()) for result in results[1:])
+    for way in results:
+        shares = " ".join(f"{share:5.1%}" for share in way.busy.values())
+        print(f"{way.label:44} {len(way.lives):>10} {way.container_seconds:5.1f}s {way.makespan:8.1f}s "
+              f"{shares:>18} {seed.makespan / way.makespan:7.2f}x")
+    worst = min(min(way.busy.values()) for way in results[1:])
     print(f"lowest GPU-busy share of our runs: {worst:.1%} (goal >= 90%); load average {os.getloadavg()[0]:.1f}")
     print("\nThe same, leaving out only the start-up (first submit -> first docker run anywhere) and the wind-down")
     print("(last container death anywhere -> last run finished), when no GPU can work:")
-    for result in results:
-        first, last = result.gpu_window
-        shares = " ".join(f"{share:5.1%}" for share in busy_share(result.intervals, first, last).values())
-        print(f"{result.label:44} start-up {first - result.start:4.2f}s  wind-down {result.end - last:4.2f}s  {shares:>18}")
+    for way in results:
+        first, last = way.gpu_window
+        shares = " ".join(f"{share:5.1%}" for share in busy_share(way.intervals, first, last).values())
+        print(f"{way.label:44} start-up {first - way.start:4.2f}s  wind-down {way.end - last:4.2f}s  {shares:>18}")
 
 
 if __name__ == "__main__":

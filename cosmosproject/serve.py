@@ -71,15 +71,17 @@ def serve(host: str, port: int, processes: int, *, verbosity: int = 1) -> int:
                 break
             time.sleep(0.2)
     finally:
-        _stop(children)
+        stop_children(children)
     return code
 
 
-def _stop(children: list[subprocess.Popen]) -> None:
+def stop_children(children, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM every child still running, wait for them, SIGKILL what outlives `grace` seconds.
+    Also used by runcosmos (plain Python, no Django: any entry point may import it)."""
     for child in children:
         if child.poll() is None:
             child.terminate()
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    deadline = time.monotonic() + grace
     for child in children:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -124,7 +124,7 @@ def test_a_batch_is_listed_with_its_summary_by_id_or_name(client, alice, bob, al
         assert all(run.id[:10] in page for run in (done, failed, running)) and alone.id[:10] not in page
         assert f"Batch <strong>{key}</strong>: 3 runs" in page and "1 completed" in page and "1 failed" in page
         assert "finished" not in page.split("batch-summary")[1].split("</p>")[0]
-    assert f'?batch=bt_0123456789abcdef"' in client.get(f"/runs/{done.id}/").content.decode()
+    assert '?batch=bt_0123456789abcdef"' in client.get(f"/runs/{done.id}/").content.decode()
     page = login(client, bob).get("/runs/", {"batch": "dusk"}).content.decode()
     assert "batch-summary" not in page and done.id[:10] not in page and "match these filters" in page
 

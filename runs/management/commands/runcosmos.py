@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.bootstrap import first_admin_ensure
+from cosmosproject.serve import stop_children
 from runs.startup import local_sim_host_ensure, sample_inputs_ensure
 
 STOP_GRACE_SECONDS = 15
@@ -63,7 +64,7 @@ class Command(BaseCommand):
                     announced = True
                 time.sleep(0.2)
         finally:
-            _stop(children.values())
+            stop_children(children.values(), grace=STOP_GRACE_SECONDS)
         self.stdout.write("Stopped.")
 
     def _setup(self) -> None:
@@ -103,17 +104,3 @@ def _answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _stop(children) -> None:
-    """SIGTERM every child still running, wait for them, SIGKILL what outlives the grace period."""
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
