@@ -3,9 +3,10 @@
 One daphne process runs Python on one core. This binds the listening socket once and starts N
 daphne processes that all accept connections from it (daphne's `fd:` endpoint), the way a
 deployment runs several workers behind one port: N defaults to `COSMOS_WEB_PROCESSES`, else the
-number of CPUs. Each process keeps no state a request needs from another (sessions and data are
-in the database, run logs in files; with several processes, use `REDIS_URL` for the channel layer
-to wake pages at once instead of them polling the log file).
+number of CPUs. The processes share the connections out evenly (cosmosproject.balanced_daphne:
+the first to wake would otherwise take them all). Each process keeps no state a request needs
+from another (sessions and data are in the database, run logs in files; with several processes,
+use `REDIS_URL` for the channel layer to wake pages at once instead of them polling the log file).
 
 SIGTERM or SIGINT stops every process (SIGKILL after a grace period); when one process ends by
 itself, the others are stopped too and its exit code is returned, so a supervisor (runcosmos,
@@ -21,10 +22,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 STOP_GRACE_SECONDS = 10
 APPLICATION = "cosmosproject.asgi:application"
+# The connection table's slot: one signed 64-bit count per process (cosmosproject.balanced_daphne).
+SLOT_BYTES = 8
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -38,8 +42,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def daphne_argv(sock: socket.socket, *, verbosity: int) -> list[str]:
-    return [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), "-v", str(verbosity), APPLICATION]
+def daphne_argv(sock: socket.socket, *, verbosity: int, table=None, slot: int = 0) -> list[str]:
+    daphne = ["--fd", str(sock.fileno()), "-v", str(verbosity), APPLICATION]
+    if table is None:
+        return [sys.executable, "-m", "daphne", *daphne]
+    balancing = ["--table-fd", str(table.fileno()), "--slot", str(slot)]
+    return [sys.executable, "-m", "cosmosproject.balanced_daphne", *balancing, "--", *daphne]
+
+
+def connection_table(processes: int):
+    """The table in which the processes count their connections: an unnamed file, gone with them."""
+    table = tempfile.TemporaryFile()
+    table.truncate(processes * SLOT_BYTES)
+    os.set_inheritable(table.fileno(), True)
+    return table
 
 
 def _child_setup() -> None:
@@ -58,9 +74,15 @@ def serve(host: str, port: int, processes: int, *, verbosity: int = 1) -> int:
     stopping: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda num, frame: stopping.append(num))
-    argv = daphne_argv(sock, verbosity=verbosity)
-    children = [subprocess.Popen(argv, pass_fds=(sock.fileno(),), preexec_fn=_child_setup) for _ in range(processes)]
-    sock.close()  # the children hold it
+    table = connection_table(processes) if processes > 1 else None
+    shared = (sock.fileno(), table.fileno()) if table else (sock.fileno(),)
+    children = [
+        subprocess.Popen(daphne_argv(sock, verbosity=verbosity, table=table, slot=slot), pass_fds=shared, preexec_fn=_child_setup)
+        for slot in range(processes)
+    ]
+    sock.close()  # the children hold it, and the table
+    if table:
+        table.close()
     code = 0
     try:
         while not stopping:

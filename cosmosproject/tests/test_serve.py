@@ -1,7 +1,8 @@
 """The web server as deployed: `python -m cosmosproject.serve` (several daphne processes on one
 socket) running the pooled HTTP handler, against the test database, with real HTTP clients.
 
-Many concurrent requests are all answered, by every process; the database connections stay
+Many concurrent requests are all answered, by every process; a burst of connections is shared
+out evenly, and new connections go to the process holding the fewest; the database connections stay
 bounded by the thread pools whatever the number of requests (each request used to open its own,
 and with CONN_MAX_AGE left them open: PostgreSQL ran out of connections); SIGTERM stops every
 process; a port in use is a clear error.
@@ -9,11 +10,14 @@ process; a port in use is a clear error.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -124,6 +128,103 @@ def test_many_clients_are_answered_by_every_process_over_bounded_connections(ser
     # 800 requests: the connections are those of the thread pools (and at most one more per
     # process, its main thread's from start-up), not one per request (the stock handler: 91).
     assert _database_connections(workers) <= PROCESSES * (THREADS + 1)
+
+
+def _server_side_holders(port: int, workers: list[int]) -> dict[int, int]:
+    """For each established connection to `port`: the client's port -> the worker holding it."""
+    inodes = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        if int(local.split(":")[1], 16) == port and state == "01":  # 01: ESTABLISHED
+            inodes[f"socket:[{inode}]"] = int(remote.split(":")[1], 16)
+    holders = {}
+    for pid in workers:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile
+            if target in inodes:
+                holders[inodes[target]] = pid
+    return holders
+
+
+def _connect(port: int, count: int) -> list[socket.socket]:
+    """`count` connections opened at once, each answered once (so each has been accepted)."""
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(count)]
+    for client in clients:
+        client.sendall(b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    for client in clients:
+        assert client.recv(65536).startswith(b"HTTP/1.1 401")
+    return clients
+
+
+def _count_by_worker(port: int, workers: list[int], clients: list[socket.socket]) -> dict[int, int]:
+    holders = _server_side_holders(port, workers)
+    mine = [holders.get(client.getsockname()[1]) for client in clients]
+    assert None not in mine, "a connection is held by no worker"
+    return {pid: mine.count(pid) for pid in workers}
+
+
+def test_connections_are_shared_out_evenly_and_new_ones_go_to_the_least_loaded(server):
+    process, port = server
+    workers = _children(process.pid)
+    # Without balancing, the first process to wake took such a burst whole (49 of 50 seen).
+    clients = _connect(port, 40)
+    assert sorted(_count_by_worker(port, workers, clients).values()) == [20, 20]
+
+    holders = _server_side_holders(port, workers)
+    first = [client for client in clients if holders[client.getsockname()[1]] == workers[0]]
+    for client in first[:12]:
+        client.close()
+    clients = [client for client in clients if client not in first[:12]]
+    deadline = time.monotonic() + 10
+    while _count_by_worker(port, workers, clients)[workers[0]] != 8:  # the server has seen the closes
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.2)  # the other process looks at the table every 10 ms: let it see it is not the least loaded
+    clients += _connect(port, 12)
+    assert _count_by_worker(port, workers, clients) == {workers[0]: 20, workers[1]: 20}
+    for client in clients:
+        client.close()
+
+
+def _table(workers: list[int]) -> list[int]:
+    """The connection table as the workers share it, read through a worker's descriptor of it."""
+    argv = Path(f"/proc/{workers[0]}/cmdline").read_bytes().split(b"\0")
+    fd = int(argv[argv.index(b"--table-fd") + 1])
+    data = Path(f"/proc/{workers[0]}/fd/{fd}").read_bytes()
+    return list(struct.unpack(f"{len(data) // 8}q", data))
+
+
+def test_a_websocket_is_upgraded_through_the_balanced_port_and_uncounted_when_closed(server):
+    process, port = server
+    workers = _children(process.pid)
+    clients = _connect(port, 6)
+    assert _table(workers) == [3, 3]
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as websocket:
+        websocket.sendall(
+            f"GET /ws/runs/rs_unknown/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n".encode()
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += websocket.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 101")
+        assert sum(_table(workers)) == 7
+        # Anonymous: the consumer accepts, then closes with its code; the server ends the socket
+        # (with a reset, since this client never answers the close frame).
+        with contextlib.suppress(ConnectionResetError):
+            while websocket.recv(4096):
+                pass
+    deadline = time.monotonic() + 10
+    while _table(workers) != [3, 3]:
+        assert time.monotonic() < deadline, _table(workers)
+        time.sleep(0.05)
+    for client in clients:
+        client.close()
 
 
 def test_sigterm_stops_every_process(server):
