@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -35,6 +36,21 @@ def test_token_of_inactive_user_is_refused(alice):
     alice.is_active = False
     alice.save()
     assert user_for_token(raw) is None
+
+
+def test_token_use_is_recorded_at_most_once_a_minute_and_gives_the_whole_user(alice, bob):
+    token, raw = token_create(user=alice, name="laptop")
+    token_create(user=bob, name="laptop")
+    user = user_for_token(raw)
+    assert (user.pk, user.username, user.is_staff, user.date_joined) == (alice.pk, "alice", False, alice.date_joined)
+    first_use = ApiToken.objects.get(pk=token.pk).last_used_at
+    assert first_use is not None
+    user_for_token(raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first_use  # within the minute: no write
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first_use - timedelta(minutes=2))
+    user_for_token(raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > first_use
+    assert ApiToken.objects.exclude(pk=token.pk).get().last_used_at is None  # bob's is untouched
 
 
 def test_bob_cannot_revoke_alices_token(alice, bob):
