@@ -10,6 +10,7 @@ from ninja import Query, Router, Status
 
 from accounts.auth import api_auth
 from prompts.api_body import json_body, validated
+from prompts.api_render import shaped_response
 from prompts.errors import InvalidInput, NotAllowed
 from prompts.prepare.selectors import preparation_get
 from prompts.prepare.services import prepare_options, preparation_start
@@ -65,7 +66,7 @@ def prompts_get(request, filters: Query[PromptListQuery]):
     query = (filters.q or "").strip()
     common = {"user": request.auth, "model_type": filters.model_type, "limit": filters.limit, "offset": filters.offset}
     page = prompts_search_as_dicts(query=query, **common) if query else prompts_list_as_dicts(**common)
-    return page.to_dict(dict)
+    return shaped_response(page.to_dict(dict))
 
 
 @router.post(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ninja import Body, Header, Query, Router, Status
 
 from accounts.auth import api_auth
+from prompts.api_render import shaped_response
 from prompts.http_files import file_response
 from prompts.schemas import BODY_ERRORS, ERRORS, ErrorOut
 from prompts.selectors import prompt_get, prompt_to_dict
@@ -125,7 +126,7 @@ def prompt_enhance(request, prompt_id: str, payload: Body[EnhanceIn] = None):
     "staff see everyone's.",
 )
 def runs_list(request, filters: Query[RunListQuery]):
-    return runs_for_user_as_dicts(user=request.auth, **filters.dict()).to_dict(dict)
+    return shaped_response(runs_for_user_as_dicts(user=request.auth, **filters.dict()).to_dict(dict))
 
 
 @router.post(

@@ -51,11 +51,12 @@ def runs_for_user(
 
 
 def runs_for_user_as_dicts(*, user, limit: int = 50, offset: int = 0, **filters) -> Page[dict]:
-    """The page of `runs_for_user`, each run as `run_to_dict` shapes it, read as plain rows: no
-    model instance is built (50 runs: 6.3 -> 2.3 ms of CPU), for the API and `--json`."""
+    """The page of `runs_for_user` for the API, each run as `run_to_dict` shapes it but without the
+    server's `output_dir` (the API's RunOut), read as plain rows: no model instance is built (50
+    runs: 6.3 -> 2.3 ms of CPU)."""
     runs = _filtered(user, **filters)
     page = paginate(runs.values(*dict.fromkeys(_RUN_JSON.values())), limit=limit, offset=offset, counted=runs)
-    return replace(page, items=[_run_json(row.__getitem__) for row in page.items])
+    return replace(page, items=[_run_json(row.__getitem__, output_dir=False) for row in page.items])
 
 
 def _filtered(user, *, status=None, prompt_id=None, model_type=None, owner=None, batch=None):
@@ -157,14 +158,17 @@ def run_to_dict(run: Run) -> dict:
     return _run_json(lambda path: field_value(run, path))
 
 
-def _run_json(value) -> dict:
+def _run_json(value, *, output_dir: bool = True) -> dict:
     """The run's dict from `value(path)`, which reads one field by its ORM path."""
     data = {key: value(path) for key, path in _RUN_JSON.items()}
     started, completed = data["started_at"], data["completed_at"]
     for key in _TIMESTAMPS:
         data[key] = _iso(data[key])
     data["job"] = data["job"] or None
-    data["output_dir"] = str(_output_dir(data["output_dir"]))
+    if output_dir:
+        data["output_dir"] = str(_output_dir(data["output_dir"]))
+    else:
+        del data["output_dir"]
     data["duration_seconds"] = (completed - started).total_seconds() if started and completed else None
     return data
 
