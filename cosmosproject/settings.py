@@ -213,8 +213,10 @@ COSMOS = {
     "HOST_ATTEMPTS": int(os.environ.get("COSMOS_HOST_ATTEMPTS", 3)),
     "LOST_AFTER_SECONDS": float(os.environ.get("COSMOS_LOST_AFTER_SECONDS", 1800)),
     # Threads each web server process runs requests on (cosmosproject.http_handler); the number
-    # of processes, COSMOS_WEB_PROCESSES, is read by cosmosproject.serve.
-    "WEB_THREADS": int(os.environ.get("COSMOS_WEB_THREADS", 4)),
+    # of processes, COSMOS_WEB_PROCESSES, is read by cosmosproject.serve. Two, not more: the
+    # requests are CPU work under one GIL, and with 4 threads contending for it 50 clients got
+    # p95 216-257 ms against 152-204 ms with 2 (same runs, bench/api.py's mix).
+    "WEB_THREADS": int(os.environ.get("COSMOS_WEB_THREADS", 2)),
 }
 
 LOGGING = {
