@@ -62,7 +62,13 @@ class PanelServer:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            # daphne gives open websockets' consumers up to 10 s (its application_close_timeout)
+            # to end; a wait of exactly that raced it.
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 @pytest.fixture
