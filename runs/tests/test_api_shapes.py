@@ -58,21 +58,22 @@ def filled(alice, make_prompt, scene_dir):
     return api
 
 
-def test_the_runs_list_answers_its_schemas_shape(filled):
-    for params in ({}, {"status": "completed"}, {"status": "failed"}, {"limit": 1, "offset": 1}):
-        response = filled.get("/runs", params)
+def assert_pages_have_schema_shape(api: ApiClient, path: str, schema, queries: list[dict]) -> None:
+    for params in queries:
+        response = api.get(path, params)
         assert response.status_code == 200 and response["Content-Type"] == "application/json"
         body = response.json()
         assert body["items"], params
-        assert_is_schema_shape(RunPageOut, body)
+        assert_is_schema_shape(schema, body)
+
+
+def test_the_runs_list_answers_its_schemas_shape(filled):
+    queries = [{}, {"status": "completed"}, {"status": "failed"}, {"limit": 1, "offset": 1}]
+    assert_pages_have_schema_shape(filled, "/runs", RunPageOut, queries)
     kinds = {(run["model_type"], run["status"]) for run in filled.get("/runs").json()["items"]}
     assert {("transfer", "completed"), ("transfer", "failed"), ("upscale", "pending")} <= kinds
 
 
 def test_the_prompts_list_and_search_answer_their_schemas_shape(filled):
-    for params in ({}, {"q": "tram"}, {"q": "qu"}, {"limit": 1, "offset": 1}):
-        response = filled.get("/prompts", params)
-        assert response.status_code == 200 and response["Content-Type"] == "application/json"
-        body = response.json()
-        assert body["items"], params
-        assert_is_schema_shape(PromptPageOut, body)
+    queries = [{}, {"q": "tram"}, {"q": "qu"}, {"limit": 1, "offset": 1}]
+    assert_pages_have_schema_shape(filled, "/prompts", PromptPageOut, queries)
