@@ -45,9 +45,6 @@ class ConnectionTable:
     def add(self, delta: int) -> None:
         self._counts[self.slot] += delta  # only this process writes its slot
 
-    def mine(self) -> int:
-        return self._counts[self.slot]
-
     def is_least_loaded(self) -> bool:
         mine = self._counts[self.slot]
         return all(mine <= count for index, count in enumerate(self._counts) if index != self.slot)
