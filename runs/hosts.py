@@ -3,6 +3,7 @@ the operations our runs have on it."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
@@ -25,9 +26,22 @@ def hosts_named(name: str | None, *, enabled_only: bool = True) -> list[GPUHost]
     return list(hosts)
 
 
-def host_status(host: GPUHost, *, viewer) -> dict[str, Any]:
-    """GPU info, containers, active operations (run, type, prompt) and queue of one host.
-    A run the viewer may not see shows as "another user's run", without id or prompt."""
+LIVE_QUERIES_AT_ONCE = 16
+
+
+def hosts_status(hosts: list[GPUHost], *, viewer) -> list[dict[str, Any]]:
+    """`host_status` of each host. The hosts are asked all at once: a host that does not answer
+    costs its connect timeout (10 s) once, instead of delaying every host after it, and a web
+    request thread is held that long at most."""
+    with ThreadPoolExecutor(max_workers=max(1, min(LIVE_QUERIES_AT_ONCE, len(hosts)))) as pool:
+        live = list(pool.map(_live, hosts))
+    return [host_status(host, viewer=viewer, live=answer) for host, answer in zip(hosts, live)]
+
+
+def host_status(host: GPUHost, *, viewer, live: dict[str, Any]) -> dict[str, Any]:
+    """GPU info, containers, active operations (run, type, prompt) and queue of one host, from
+    `live` (what the host said: `_live`) and the database. A run the viewer may not see shows as
+    "another user's run", without id or prompt."""
     status: dict[str, Any] = {
         "host": host.name,
         "address": host.address,
@@ -35,16 +49,8 @@ def host_status(host: GPUHost, *, viewer) -> dict[str, Any]:
         "enabled": host.enabled,
         "slots": host.slots,
         "gpus_per_job": host.gpus_per_job,
-        "gpus": [],
-        "containers": [],
-        "error": "",
+        **live,
     }
-    try:
-        with executor_for(host) as executor:
-            status["gpus"] = [asdict(gpu) for gpu in executor.gpu_info()]
-            status["containers"] = [asdict(info) for info in executor.containers()]
-    except GPUError as error:
-        status["error"] = error.message
     jobs = Job.objects.filter(host=host, state__in=UNFINISHED_JOB_STATES)
     runs = Run.objects.filter(job_id__in=jobs.values("name")).exclude(status__in=[RunStatus.CANCELLED]).select_related("prompt")
     # The GPUs a job holds while its container runs (runs/devices.py).
@@ -53,6 +59,20 @@ def host_status(host: GPUHost, *, viewer) -> dict[str, Any]:
     status["queued_jobs"] = jobs.filter(state__in=GPU_JOB_STATES).exclude(state="running").count()
     status["pending_runs"] = Run.objects.filter(status=RunStatus.PENDING).count()
     return status
+
+
+def _live(host: GPUHost) -> dict[str, Any]:
+    """What the host itself says: its GPUs and containers, or why it could not be asked. No
+    database access: it runs in threads of its own (hosts_status)."""
+    try:
+        with executor_for(host) as executor:
+            return {
+                "gpus": [asdict(gpu) for gpu in executor.gpu_info()],
+                "containers": [asdict(info) for info in executor.containers()],
+                "error": "",
+            }
+    except GPUError as error:
+        return {"gpus": [], "containers": [], "error": error.message}
 
 
 def _operation(run: Run, viewer) -> dict[str, Any]:

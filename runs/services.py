@@ -277,7 +277,7 @@ def host_kill(*, user, host_name: str | None = None) -> list[dict[str, Any]]:
 
 def hosts_status(*, user) -> list[dict[str, Any]]:
     """Per host: GPU info, running containers, the active operations and the queue."""
-    return [hosts.host_status(host, viewer=user) for host in hosts.hosts_named(None, enabled_only=False)]
+    return hosts.hosts_status(hosts.hosts_named(None, enabled_only=False), viewer=user)
 
 
 def integrity_verify(*, user, fix: bool = False) -> integrity.Report:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from gpu.executor import executor_for
@@ -89,3 +93,34 @@ def test_a_completed_runs_missing_output_is_found(staff, alice, make_prompt):
     assert not run_output_dir(run).exists()
     findings = ApiClient(staff).post("/verify").json()["findings"]
     assert [(f["kind"], f["subject"]) for f in findings] == [("missing_output", run.id)]
+
+
+def test_status_asks_every_host_at_once(alice, tmp_path):
+    """Two hosts that accept the connection but never answer: asked one after the other, the second
+    would wait out the first's 10 s banner timeout. The silent server closes both connections once
+    it holds both, so asked at once, the answer comes at once."""
+    key = tmp_path / "id_rsa"  # a real key: without one the transport gives up before connecting
+    paramiko.RSAKey.generate(2048).write_private_key_file(str(key))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(30)
+        for name in ("mute-1", "mute-2"):
+            GPUHost.objects.create(name=name, transport="ssh", hostname="127.0.0.1", port=silent.getsockname()[1],
+                                   username="x", key_path=str(key), remote_dir=f"/tmp/{name}")
+
+        def hold_two_then_close():
+            held = [silent.accept()[0] for _ in range(2)]
+            for connection in held:
+                connection.close()
+
+        holder = threading.Thread(target=hold_two_then_close, daemon=True)
+        holder.start()
+        started = time.monotonic()
+        response = ApiClient(alice).get("/status")
+        elapsed = time.monotonic() - started
+        holder.join(timeout=30)
+    assert response.status_code == 200
+    assert [host["host"] for host in response.json()["hosts"]] == ["mute-1", "mute-2"]
+    assert all(host["error"] for host in response.json()["hosts"])
+    assert elapsed < 5, f"the hosts were asked one after the other ({elapsed:.1f} s)"
