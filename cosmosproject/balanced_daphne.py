@@ -21,6 +21,7 @@ import os
 import sys
 from functools import partial
 
+# daphne.server installs twisted's asyncio reactor when imported: it comes before any twisted import.
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from twisted.internet import tcp
