@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from runs.children import stop_children
+
 STOP_GRACE_SECONDS = 10
 APPLICATION = "cosmosproject.asgi:application"
 # The connection table's slot: one signed 64-bit count per process (cosmosproject.balanced_daphne).
@@ -93,23 +95,8 @@ def serve(host: str, port: int, processes: int, *, verbosity: int = 1) -> int:
                 break
             time.sleep(0.2)
     finally:
-        stop_children(children)
+        stop_children(children, grace=STOP_GRACE_SECONDS)
     return code
-
-
-def stop_children(children, grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM every child still running, wait for them, SIGKILL what outlives `grace` seconds.
-    Also used by runcosmos (plain Python, no Django: any entry point may import it)."""
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    deadline = time.monotonic() + grace
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def default_processes() -> int:

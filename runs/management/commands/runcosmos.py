@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.bootstrap import first_admin_ensure
-from cosmosproject.serve import stop_children
+from runs.children import stop_children
 from runs.startup import local_sim_host_ensure, sample_inputs_ensure
 
 STOP_GRACE_SECONDS = 15
