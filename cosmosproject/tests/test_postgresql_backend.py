@@ -1,15 +1,20 @@
-"""The PostgreSQL backend's health check (cosmosproject.postgresql): a healthy kept connection is
-taken as usable without a query, and one the server has closed is found out and replaced before
-a request uses it. Against the real server; run by `make test-postgres`."""
+"""The PostgreSQL backend (cosmosproject.postgresql), against the real server; run by `make
+test-postgres`. Its health check takes a healthy kept connection as usable without a query, and
+finds out and replaces one the server has closed before a request uses it. Its timestamp loader
+gives the values Django's gives: the same instants, in UTC, to the microsecond."""
 
 from __future__ import annotations
 
+import datetime
 import time
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection
+
+from cosmosproject.postgresql.base import TIMESTAMPTZ_OID, UtcTimestamptzLoader
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL backend"),
@@ -67,3 +72,23 @@ def test_a_failed_transaction_still_gets_the_real_check():
         assert _last_statement(pid) == "SELECT 1"
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime.datetime(2026, 11, 28, 22, 31, 26, 647784, tzinfo=datetime.timezone.utc),
+        datetime.datetime(2026, 11, 28, 22, 31, 26, tzinfo=datetime.timezone.utc),  # no fraction
+        datetime.datetime(1969, 7, 20, 20, 17, 40, 1, tzinfo=datetime.timezone.utc),  # before 1970
+        datetime.datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Asia/Kolkata")),  # written with an offset
+    ],
+)
+def test_timestamps_read_back_as_the_same_instant_in_utc(moment):
+    user = get_user_model().objects.create_user("alice", date_joined=moment)
+
+    read = get_user_model().objects.values_list("date_joined", flat=True).get(pk=user.pk)
+
+    assert read == moment
+    assert read.tzinfo is datetime.timezone.utc
+    assert read.isoformat() == moment.astimezone(datetime.timezone.utc).isoformat()
+    assert connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT) is UtcTimestamptzLoader
