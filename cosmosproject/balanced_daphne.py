@@ -10,6 +10,9 @@ they land. So each process publishes how many connections it holds in a table sh
 file mapped into memory, one slot per process, written only by its owner), accepts one
 connection per wake-up, and accepts only while it holds no more than the least loaded of the
 others: a load balancer's least-connections rule, without a balancer in front.
+A process that stops looking at the table (stopped, or its event loop stuck) is left out of the
+comparison after STALE_SECONDS: holding the fewest connections, it would otherwise keep the
+others from accepting while it accepts nothing itself.
 cosmosproject.serve creates the table and starts the processes.
 """
 
@@ -19,6 +22,7 @@ import argparse
 import mmap
 import os
 import sys
+import time
 from functools import partial
 
 # daphne.server installs twisted's asyncio reactor when imported: it comes before any twisted import.
@@ -31,24 +35,37 @@ from cosmosproject.serve import SLOT_BYTES
 
 # Other processes' counts change without telling this one; this is how soon it notices.
 RECHECK_SECONDS = 0.01
+# A process that has not looked at the table for this long is not taking connections. Far above
+# anything that delays a live event loop here (a full GC pass: 33 ms at most, asgi.py).
+STALE_SECONDS = 1.0
 
 
 class ConnectionTable:
-    """Open connections per process, one signed 64-bit slot each, shared through a mapped file."""
+    """Per process, shared through a mapped file: its open connections and when it last looked
+    at the table (monotonic nanoseconds), as signed 64-bit values. Only a slot's process writes it."""
 
     def __init__(self, fd: int, slot: int):
         slots = os.fstat(fd).st_size // SLOT_BYTES
         if not 0 <= slot < slots:
             raise ValueError(f"slot {slot} is outside the table's {slots} slots")
-        self._counts = memoryview(mmap.mmap(fd, slots * SLOT_BYTES)).cast("q")
+        values = memoryview(mmap.mmap(fd, slots * SLOT_BYTES)).cast("q")
+        self._counts, self._seen = values[0::2], values[1::2]
         self.slot = slot
 
     def add(self, delta: int) -> None:
-        self._counts[self.slot] += delta  # only this process writes its slot
+        self._counts[self.slot] += delta
 
     def is_least_loaded(self) -> bool:
+        """True when no live process holds fewer connections than this one; says this one is live."""
+        now = time.monotonic_ns()
+        self._seen[self.slot] = now
+        live_since = now - int(STALE_SECONDS * 1e9)
         mine = self._counts[self.slot]
-        return all(mine <= count for index, count in enumerate(self._counts) if index != self.slot)
+        return all(
+            mine <= count
+            for index, (count, seen) in enumerate(zip(self._counts, self._seen))
+            if index != self.slot and seen >= live_since
+        )
 
 
 class CountedConnection(tcp.Server):

@@ -29,8 +29,9 @@ from runs.children import stop_children
 
 STOP_GRACE_SECONDS = 10
 APPLICATION = "cosmosproject.asgi:application"
-# The connection table's slot: one signed 64-bit count per process (cosmosproject.balanced_daphne).
-SLOT_BYTES = 8
+# The connection table's slot per process (cosmosproject.balanced_daphne): two signed 64-bit
+# values, its open connections and when it last looked at the table (CLOCK_MONOTONIC, in ns).
+SLOT_BYTES = 16
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

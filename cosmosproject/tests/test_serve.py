@@ -57,7 +57,7 @@ def server(tmp_path):
     log = tmp_path / "serve.log"
     process = _start(port, log)
     deadline = time.monotonic() + 60
-    while len(_children(process.pid)) < PROCESSES or not _answers(port):
+    while len(_children(process.pid)) < PROCESSES or not _answers(port) or not _all_balancing(_children(process.pid)):
         assert process.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
     yield process, port
@@ -190,12 +190,44 @@ def test_connections_are_shared_out_evenly_and_new_ones_go_to_the_least_loaded(s
         client.close()
 
 
-def _table(workers: list[int]) -> list[int]:
-    """The connection table as the workers share it, read through a worker's descriptor of it."""
+def _slots(workers: list[int]) -> list[tuple[int, int]]:
+    """The table the workers share, read through a worker's descriptor of it: per worker, its
+    open connections and when it last looked at the table (monotonic ns)."""
     argv = Path(f"/proc/{workers[0]}/cmdline").read_bytes().split(b"\0")
     fd = int(argv[argv.index(b"--table-fd") + 1])
     data = Path(f"/proc/{workers[0]}/fd/{fd}").read_bytes()
-    return list(struct.unpack(f"{len(data) // 8}q", data))
+    values = struct.unpack(f"{len(data) // 8}q", data)
+    return list(zip(values[0::2], values[1::2]))
+
+
+def _table(workers: list[int]) -> list[int]:
+    return [count for count, _seen in _slots(workers)]
+
+
+def _all_balancing(workers: list[int]) -> bool:
+    """Every worker has started and looks at the table (a worker still starting is left out of
+    the balance, and the first one up would take a burst of connections alone)."""
+    try:
+        slots = _slots(workers)
+    except (OSError, ValueError):  # a worker not yet running balanced_daphne
+        return False
+    return len(workers) == PROCESSES and all(time.monotonic_ns() - seen < 0.5e9 for _, seen in slots)
+
+
+def test_a_stopped_process_does_not_keep_the_others_from_taking_connections(server):
+    process, port = server
+    stopped, running = _children(process.pid)
+    os.kill(stopped, signal.SIGSTOP)  # holds the fewest connections (none) and accepts nothing
+    try:
+        # Taken by the running process once the stopped one is STALE_SECONDS silent. Before, the
+        # running one paused at one connection more than the stopped one, and every later client
+        # waited in the backlog for good.
+        clients = _connect(port, 8)
+        assert _count_by_worker(port, [stopped, running], clients) == {stopped: 0, running: 8}
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    for client in clients:
+        client.close()
 
 
 def test_a_websocket_is_upgraded_through_the_balanced_port_and_uncounted_when_closed(server):
