@@ -9,6 +9,9 @@
   Containers a test leaves running are killed afterwards.
 - `make_two_gpu_ssh_host(**fields)`: the same through a second sshd whose machine has two
   simulated GPUs (`COSMOS_SIM_GPUS=2`; a local host takes it from the test's environment).
+- `silent` / `mute_host`: a TCP server that accepts connections and says nothing until told to
+  hang up, and an SSH host at it: a host that does not answer, whose questions can be counted.
+- Every test starts with no host answer remembered (gpu.live).
 
 `start_sshd(folder)` is the same server for scripts (bench/transfer.py).
 """
@@ -21,6 +24,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +193,17 @@ def _ssh_hosts(server: Sshd, tmp_path, prefix: str):
     _kill_leftovers([server.sim_state])
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_host_answers():
+    """What hosts said (gpu.live) is kept per process and would outlive a test's database, where
+    the next test's host may get the same id: every test starts with no answer at hand."""
+    from gpu import live
+
+    live.forget()
+    yield
+    live.forget()
+
+
 @pytest.fixture
 def make_ssh_host(sshd, db, tmp_path):
     yield from _ssh_hosts(sshd, tmp_path, "ssh-sim")
@@ -224,3 +239,56 @@ def sim_host(request, db):
     # `db` is asked for here, not only through getfixturevalue: pytest-django must see it when it
     # sets up the test database for a test that reaches the database only through this fixture.
     return request.getfixturevalue(f"{request.param}_host")
+
+
+class SilentServer:
+    """Accepts every connection and says nothing, until `hang_up`: from then on it closes every
+    connection, those it holds and each new one at once (the question's answer: an error)."""
+
+    def __init__(self):
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen()
+        self.port = self._socket.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._hung_up = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection = self._socket.accept()[0]
+            except OSError:
+                return
+            self.accepted.append(connection)
+            if self._hung_up:
+                connection.close()
+
+    def hang_up(self):
+        self._hung_up = True
+        for connection in self.accepted:
+            connection.close()
+
+    def close(self):
+        self.hang_up()
+        self._socket.close()
+
+
+@pytest.fixture
+def silent():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def mute_host(silent, db, tmp_path):
+    """An SSH host at the `silent` server: it connects, and the host never says a word."""
+    import paramiko
+
+    from gpu.models import GPUHost
+
+    key = tmp_path / "id_rsa"  # a real key: without one the transport gives up before connecting
+    paramiko.RSAKey.generate(2048).write_private_key_file(str(key))
+    return GPUHost.objects.create(name="mute", transport="ssh", hostname="127.0.0.1", port=silent.port,
+                                  username="x", key_path=str(key), remote_dir="/tmp/mute")

@@ -30,6 +30,8 @@ def _glance(user, *, live: bool = False) -> list[dict]:
     items = []
     for host in hosts_list(user=user):
         status = statuses.get(host.name)
+        if status and status["checked_at"] is None:
+            status = None  # not answered yet: its last check says more than nothing
         gpus = status["gpus"] if status else (host.last_check or {}).get("gpus", [])
         items.append({"host": host, "busy": loads.get(host.id, 0), "gpus": gpus,
                       "error": status["error"] if status else "", "live": status is not None})

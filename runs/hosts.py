@@ -3,12 +3,9 @@ the operations our runs have on it."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from typing import Any
 
-from gpu.errors import GPUError
-from gpu.executor import executor_for
+from gpu.live import hosts_say
 from gpu.models import GPUHost
 from prompts.access import can_act
 from prompts.errors import NotFound
@@ -26,22 +23,21 @@ def hosts_named(name: str | None, *, enabled_only: bool = True) -> list[GPUHost]
     return list(hosts)
 
 
-LIVE_QUERIES_AT_ONCE = 16
+# Pages and the API wait this long for hosts' answers not at hand, then show the last ones (gpu.live).
+LIVE_WAIT_SECONDS = 1.0
 
 
-def hosts_status(hosts: list[GPUHost], *, viewer) -> list[dict[str, Any]]:
-    """`host_status` of each host. The hosts are asked all at once: a host that does not answer
-    costs its connect timeout (10 s) once, instead of delaying every host after it, and a web
-    request thread is held that long at most."""
-    with ThreadPoolExecutor(max_workers=max(1, min(LIVE_QUERIES_AT_ONCE, len(hosts)))) as pool:
-        live = list(pool.map(_live, hosts))
-    return [host_status(host, viewer=viewer, live=answer) for host, answer in zip(hosts, live)]
+def hosts_status(hosts: list[GPUHost], *, viewer, wait: float | None = LIVE_WAIT_SECONDS) -> list[dict[str, Any]]:
+    """`host_status` of each host, with what the hosts say from gpu.live: all asked at once, in
+    the background, so a host that does not answer holds no request for its 10 s timeout."""
+    answers = hosts_say(hosts, wait=wait)
+    return [host_status(host, viewer=viewer, live=answer) for host, answer in zip(hosts, answers)]
 
 
 def host_status(host: GPUHost, *, viewer, live: dict[str, Any]) -> dict[str, Any]:
     """GPU info, containers, active operations (run, type, prompt) and queue of one host, from
-    `live` (what the host said: `_live`) and the database. A run the viewer may not see shows as
-    "another user's run", without id or prompt."""
+    `live` (what the host said: gpu.live.hosts_say) and the database. A run the viewer may not see
+    shows as "another user's run", without id or prompt."""
     status: dict[str, Any] = {
         "host": host.name,
         "address": host.address,
@@ -59,20 +55,6 @@ def host_status(host: GPUHost, *, viewer, live: dict[str, Any]) -> dict[str, Any
     status["queued_jobs"] = jobs.filter(state__in=GPU_JOB_STATES).exclude(state="running").count()
     status["pending_runs"] = Run.objects.filter(status=RunStatus.PENDING).count()
     return status
-
-
-def _live(host: GPUHost) -> dict[str, Any]:
-    """What the host itself says: its GPUs and containers, or why it could not be asked. No
-    database access: it runs in threads of its own (hosts_status)."""
-    try:
-        with executor_for(host) as executor:
-            return {
-                "gpus": [asdict(gpu) for gpu in executor.gpu_info()],
-                "containers": [asdict(info) for info in executor.containers()],
-                "error": "",
-            }
-    except GPUError as error:
-        return {"gpus": [], "containers": [], "error": error.message}
 
 
 def _operation(run: Run, viewer) -> dict[str, Any]:

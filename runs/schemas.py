@@ -311,6 +311,14 @@ class HostStatusOut(Out):
     gpus: list[GPUOut]
     containers: list[ContainerOut] = Field(description="Cosmos containers on the host")
     error: str = Field(description="Why the host could not be reached; empty when it answered")
+    checked_at: Timestamp | None = Field(
+        description="When the host gave the GPUs, containers and error shown (answers are reused for a few "
+        "seconds); null while it has not answered yet"
+    )
+    checking: bool = Field(
+        description="The host is being asked right now (it did not answer within a second): a newer answer is "
+        "coming, poll again"
+    )
     operations: list[OperationOut]
     queued_jobs: int = Field(description="Jobs given to this host waiting for a free GPU slot")
     pending_runs: int = Field(description="Runs not yet given to any host")

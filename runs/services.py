@@ -25,6 +25,7 @@ from typing import Any
 from django.db import transaction
 from django_q.tasks import async_task
 
+from gpu import live
 from gpu.nvidia import ENHANCE_RESOLUTION_RANGE
 from prompts.errors import Conflict, InvalidInput, NotAllowed
 from prompts.models import DEFAULT_NEGATIVE_PROMPT, ModelType, Prompt
@@ -272,12 +273,17 @@ def host_kill(*, user, host_name: str | None = None) -> list[dict[str, Any]]:
     `cancelled` once the containers are confirmed gone. Staff only: it stops everyone's work."""
     _staff_only(user, "kill containers")
     targets = hosts.hosts_named(host_name)
-    return [pipeline.host_kill_all(host, actor=user.get_username()) for host in targets]
+    try:
+        return [pipeline.host_kill_all(host, actor=user.get_username()) for host in targets]
+    finally:
+        for host in targets:
+            live.forget(host)  # its containers have changed: the next status asks it afresh
 
 
-def hosts_status(*, user) -> list[dict[str, Any]]:
-    """Per host: GPU info, running containers, the active operations and the queue."""
-    return hosts.hosts_status(hosts.hosts_named(None, enabled_only=False), viewer=user)
+def hosts_status(*, user, wait: float | None = hosts.LIVE_WAIT_SECONDS) -> list[dict[str, Any]]:
+    """Per host: GPU info, running containers, the active operations and the queue. What the hosts
+    say is waited for `wait` seconds at most (None: until every host has answered)."""
+    return hosts.hosts_status(hosts.hosts_named(None, enabled_only=False), viewer=user, wait=wait)
 
 
 def integrity_verify(*, user, fix: bool = False) -> integrity.Report:

@@ -1,4 +1,4 @@
-"""Template filters for runs: progress as a percentage and a phrase, durations people read."""
+"""Template filters for runs: progress as a percentage and a phrase, durations and times people read."""
 
 from __future__ import annotations
 
@@ -47,6 +47,12 @@ def seconds(value) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s"
     return f"{secs} s"
+
+
+@register.filter
+def iso_datetime(value: str | None) -> datetime | None:
+    """An ISO 8601 string of the JSON-shaped dicts (a host's `checked_at`) as a datetime, for `time`."""
+    return datetime.fromisoformat(value) if value else None
 
 
 @register.filter

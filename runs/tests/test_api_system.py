@@ -124,3 +124,24 @@ def test_status_asks_every_host_at_once(alice, tmp_path):
     assert [host["host"] for host in response.json()["hosts"]] == ["mute-1", "mute-2"]
     assert all(host["error"] for host in response.json()["hosts"])
     assert elapsed < 5, f"the hosts were asked one after the other ({elapsed:.1f} s)"
+
+
+def test_a_host_that_does_not_answer_holds_neither_the_api_nor_the_page(alice, mute_host, silent, client):
+    started = time.monotonic()
+    [host] = ApiClient(alice).get("/status").json()["hosts"]
+    assert time.monotonic() - started < 5  # not its 10 s banner timeout
+    assert (host["host"], host["checking"], host["checked_at"], host["error"]) == ("mute", True, None, "")
+
+    client.force_login(alice)
+    started = time.monotonic()
+    page = client.get("/hosts/live/")
+    assert time.monotonic() - started < 5
+    assert "Asking mute…" in page.content.decode()
+
+    silent.hang_up()  # the host's answer comes: it cannot be asked
+    deadline = time.monotonic() + 20
+    while not (host := ApiClient(alice).get("/status").json()["hosts"][0])["checked_at"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert host["error"] and host["checking"] is False
+    assert host["error"] in client.get("/hosts/live/").content.decode()
