@@ -130,6 +130,34 @@ def test_many_clients_are_answered_by_every_process_over_bounded_connections(ser
     assert _database_connections(workers) <= PROCESSES * (THREADS + 1)
 
 
+def _files_open(workers: list[int], path: Path) -> int:
+    opened = 0
+    for pid in workers:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):  # closed meanwhile
+                opened += os.readlink(fd) == str(path)
+    return opened
+
+
+def test_a_streamed_file_is_sent_whole_and_closed_once_sent(server):
+    """A streaming response (a static file) is the one whose close comes after its last chunk."""
+    process, port = server
+    workers = _children(process.pid)
+    path = ROOT / "static" / "js" / "compare.js"
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    client.request("GET", "/static/js/compare.js")
+    whole = client.getresponse()
+    assert (whole.status, whole.read()) == (200, path.read_bytes())
+    client.request("GET", "/static/js/compare.js", headers={"Range": "bytes=10-19"})
+    part = client.getresponse()
+    assert (part.status, part.read()) == (206, path.read_bytes()[10:20])
+    client.close()
+    deadline = time.monotonic() + 10
+    while _files_open(workers, path):
+        assert time.monotonic() < deadline, "the file stayed open after it was sent"
+        time.sleep(0.05)
+
+
 def _server_side_holders(port: int, workers: list[int]) -> dict[int, int]:
     """For each established connection to `port`: the client's port -> the worker holding it."""
     inodes = {}
