@@ -63,17 +63,18 @@ class PooledHTTPHandler(ASGIHandler):
             return
         set_script_prefix(get_script_prefix(scope))
 
+        responses = []
+
         async def process_request():
-            response = await self._respond(scope, body_file)
+            responses.append(await self._respond(scope, body_file))
             try:
-                await self.send_response(response, send)
+                await self.send_response(responses[0], send)
             except asyncio.CancelledError:
                 pass  # the client went away while the response was being sent
-            finally:
-                if response.streaming:
-                    await self._close(response)
 
-        # As Django does: a client that disconnects cancels the sending of its response.
+        # As Django does: a client that disconnects cancels the sending of its response. (The
+        # server may say so as soon as the last byte is out, before this task has ended: a
+        # streaming response is closed only after both, outside what a cancellation reaches.)
         tasks = [asyncio.create_task(self.listen_for_disconnect(receive)), asyncio.create_task(process_request())]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
@@ -88,6 +89,8 @@ class PooledHTTPHandler(ASGIHandler):
                     await task
                 except asyncio.CancelledError:
                     pass
+        if responses and responses[0].streaming:
+            await self._close(responses[0])
         body_file.close()
 
     def _respond_in_thread(self, scope, body_file) -> HttpResponseBase:
