@@ -65,8 +65,12 @@ def test_kill_ends_the_whole_process_group_with_137(machine, workspace):
     assert machine.run(["docker", "kill", "victim"]).stdout == "victim\n"
     state = json.loads(machine.run(["docker", "inspect", "victim", "--format", "{{json .State}}"]).stdout)
     assert (state["Running"], state["ExitCode"], state["Status"]) == (False, 137, "exited")
-    leftovers = subprocess.run(["pgrep", "-f", "sleep 313"], capture_output=True, text=True).stdout
-    assert leftovers == ""
+    # Every process of the group got SIGKILL; the kernel may take a moment to end the ones the
+    # supervisor does not wait for (seen once under a loaded machine).
+    deadline = time.monotonic() + 5
+    while leftovers := subprocess.run(["pgrep", "-f", "sleep 313"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, f"left running: {leftovers}"
+        time.sleep(0.05)
     again = machine.run(["docker", "kill", "victim"])
     assert again.exit_code == 1 and "is not running" in again.stderr
 
