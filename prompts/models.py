@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from prompts.fields import JSONField
+
 # NVIDIA's default negative prompt from cosmos-transfer1's inference examples.
 DEFAULT_NEGATIVE_PROMPT = (
     "The video captures a game playing, with bad crappy graphics and cartoonish frames. It represents "
@@ -32,8 +34,8 @@ class Prompt(models.Model):
     prompt_text = models.TextField()
     negative_prompt = models.TextField(blank=True, default=DEFAULT_NEGATIVE_PROMPT)
     # {"color": {"path", "sha256", "size", "width", "height", "fps", "frames"}, "depth": {...}, ...}
-    inputs = models.JSONField(default=dict, blank=True)
-    parameters = models.JSONField(default=dict, blank=True)
+    inputs = JSONField(default=dict, blank=True)
+    parameters = JSONField(default=dict, blank=True)
     enhanced_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="enhanced_versions"
     )

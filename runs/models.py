@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from gpu.models import GPUHost
+from prompts.fields import JSONField
 from prompts.models import ModelType, Prompt
 
 
@@ -44,11 +45,11 @@ class Run(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
     model_type = models.CharField(max_length=16, choices=ModelType.choices, default=ModelType.TRANSFER)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
-    execution_config = models.JSONField(default=dict, blank=True)
-    outputs = models.JSONField(default=dict, blank=True)
-    run_metadata = models.JSONField(default=dict, blank=True)
+    execution_config = JSONField(default=dict, blank=True)
+    outputs = JSONField(default=dict, blank=True)
+    run_metadata = JSONField(default=dict, blank=True)
     # {"stage": "...", "step": n, "total_steps": n, "clip": n, "total_clips": n, "percent": 0..100}
-    progress = models.JSONField(default=dict, blank=True)
+    progress = JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     priority = models.IntegerField(default=0)
     parent = models.ForeignKey(
@@ -140,7 +141,7 @@ class Job(models.Model):
     # completed / failed / cancelled / requeued (host down before start) / lost; empty while unfinished.
     outcome = models.CharField(max_length=16, blank=True)
     # The runs in batch-line order (line N of batch.jsonl is run_ids[N]).
-    run_ids = models.JSONField(default=list)
+    run_ids = JSONField(default=list)
     # A batch's folder name under OUTPUTS_DIR ("batch_<name>_<timestamp>"); empty for one run.
     folder = models.CharField(max_length=200, blank=True)
     lease = models.CharField(max_length=64, blank=True)
@@ -151,11 +152,11 @@ class Job(models.Model):
     # "files": {local log path: its size at that point}}, recorded after every append. A worker
     # taking the job over cuts each file back to its size here and resumes the remote log from
     # "remote": no line lost, none written twice (runs/joblog.py).
-    log_marks = models.JSONField(default=dict, blank=True)
+    log_marks = JSONField(default=dict, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     # The host's GPU indices the container was given (runs/devices.py); held while the job is
     # running, kept afterwards as a record.
-    gpus = models.JSONField(default=list, blank=True)
+    gpus = JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -188,7 +189,7 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=200)
     # SHA-256 of the request body in canonical JSON: "the same request" whatever its spacing.
     request_hash = models.CharField(max_length=64)
-    run_ids = models.JSONField(default=list)
+    run_ids = JSONField(default=list)
     batch_id = models.CharField(max_length=64, blank=True)
     batch_name = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -12,6 +12,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from prompts.fields import JSONField
+
 
 def preparation_id() -> str:
     return f"pp_{secrets.token_hex(6)}"
@@ -35,12 +37,12 @@ class PreparationJob(models.Model):
     # The uploaded zip, kept until the job ends (inside INPUTS_DIR).
     upload_path = models.CharField(max_length=500)
     # name, fps, description, use_ai, fit, prompt_text: as given, already validated.
-    options = models.JSONField(default=dict)
+    options = JSONField(default=dict)
     error = models.TextField(blank=True)
-    problems = models.JSONField(default=list, blank=True)
-    notices = models.JSONField(default=list, blank=True)
+    problems = JSONField(default=list, blank=True)
+    notices = JSONField(default=list, blank=True)
     output_dir = models.CharField(max_length=500, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = JSONField(default=dict, blank=True)
     prompt = models.ForeignKey(
         "prompts.Prompt", null=True, blank=True, on_delete=models.SET_NULL, related_name="preparations"
     )
