@@ -182,3 +182,33 @@ def test_postgres_search_uses_the_trigram_indexes(alice, corpus):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "prompt_text_trgm_idx" in plan and "prompt_name_trgm_idx" in plan
+
+
+def _short_copy() -> dict[str, tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT prompt_id, owner_id, model_type, text FROM {search.SHORT_TABLE}")
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's narrow copy for short queries")
+def test_postgres_short_queries_read_a_narrow_copy_kept_in_step(alice, bob, settings):
+    settings.COSMOS = {**settings.COSMOS, "SMART_NAMES": False}
+    prompt = add(alice, "A désert road", "Road")
+    assert _short_copy() == {prompt.id: (alice.pk, "transfer", "ROAD\x1fA DÉSERT ROAD")}
+    assert [p.id for p in prompts_search(user=alice, query="És").items] == [prompt.id]
+
+    prompt_rename(user=alice, prompt_id=prompt.id, name="Mirage")
+    prompt_text_replace(user=alice, prompt_id=prompt.id, prompt_text="A frozen lake")
+    Prompt.objects.filter(pk=prompt.pk).update(owner=bob, model_type="enhance")
+    assert _short_copy() == {prompt.id: (bob.pk, "enhance", "MIRAGE\x1fA FROZEN LAKE")}
+    assert prompts_search(user=alice, query="ze").total == 0
+    assert [p.id for p in prompts_search(user=bob, query="ze", model_type="enhance").items] == [prompt.id]
+    assert prompts_search(user=bob, query="eA").total == 0  # name and text are not one string
+
+    Prompt.objects.filter(pk=prompt.pk).delete()
+    assert _short_copy() == {}
+    add(alice, "kept?")
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # this test's transaction still holds deferred checks
+        cursor.execute("TRUNCATE prompts_prompt CASCADE")  # as Django's test flush does
+    assert _short_copy() == {}
