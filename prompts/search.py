@@ -247,13 +247,8 @@ class _ShortSearch:
 
     def __init__(self, *, query: str, owner_id: int | None, model_type: str | None):
         pattern = f"%{connections[Prompt.objects.db].ops.prep_for_like_query(query)}%"
-        self.where, self.params = ["text LIKE UPPER(%s)"], [pattern]
-        if owner_id is not None:
-            self.where.append("owner_id = %s")
-            self.params.append(owner_id)
-        if model_type:
-            self.where.append("model_type = %s")
-            self.params.append(model_type)
+        filters, filter_params = _scope(owner_id, model_type)
+        self.where, self.params = ["text LIKE UPPER(%s)", *filters], [pattern, *filter_params]
 
     def some(self, count: int) -> list[tuple[str, object]]:
         return _rows(f"SELECT prompt_id, created_at FROM {SHORT_TABLE} WHERE {' AND '.join(self.where)} LIMIT %s",
@@ -279,13 +274,7 @@ class _FtsSearch:
     def __init__(self, *, query: str, owner_id: int | None, model_type: str | None):
         self.text = _FtsText(query)
         self.owner_id = owner_id
-        self.filters, self.filter_params = [], []
-        if owner_id is not None:
-            self.filters.append("k.owner_id = %s")
-            self.filter_params.append(owner_id)
-        if model_type:
-            self.filters.append("k.model_type = %s")
-            self.filter_params.append(model_type)
+        self.filters, self.filter_params = _scope(owner_id, model_type, table="k.")
         self.newest_index = "prompts_search_owner_newest" if owner_id is not None else "prompts_search_newest"
 
     def some(self, count: int) -> list[tuple[str, str]]:
@@ -316,6 +305,18 @@ class _FtsSearch:
             [*text.params, *self.filter_params, limit, offset],
         )
         return [row[0] for row in rows]
+
+
+def _scope(owner_id: int | None, model_type: str | None, *, table: str = "") -> tuple[list[str], list]:
+    """The conditions (and their parameters) that keep a search to one owner and model type."""
+    filters, params = [], []
+    if owner_id is not None:
+        filters.append(f"{table}owner_id = %s")
+        params.append(owner_id)
+    if model_type:
+        filters.append(f"{table}model_type = %s")
+        params.append(model_type)
+    return filters, params
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
