@@ -42,7 +42,7 @@ def parse_database_url(url: str) -> dict:
     if scheme in {"postgres", "postgresql", "pgsql"}:
         options = dict(parse_qsl(parts.query))
         return {
-            # Django's backend, with a health check that costs no round trip (read its docstring).
+            # Django's backend without two per-request costs (health check, timestamps): its docstring.
             "ENGINE": "cosmosproject.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "postgres",
             "USER": unquote(parts.username or ""),

@@ -340,31 +340,30 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
 
 def migration_operation(vendor: str) -> migrations.RunPython:
     """A migration step that installs (and on reverse removes) the index, on `vendor` only."""
-
-    def forward(apps, schema_editor):
-        if schema_editor.connection.vendor == vendor:
-            install(schema_editor.connection)
-
-    def backward(apps, schema_editor):
-        if schema_editor.connection.vendor == vendor:
-            uninstall(schema_editor.connection)
-
-    return migrations.RunPython(forward, backward, elidable=False)
+    return _on_vendor(vendor, install, uninstall)
 
 
 def short_search_migration_operation() -> migrations.RunPython:
     """The migration step that installs (and on reverse removes) PostgreSQL's narrow copy for short
     queries; no-op elsewhere."""
+    return _on_vendor(
+        "postgresql",
+        lambda connection: _execute(connection, POSTGRES_SHORT_INSTALL),
+        lambda connection: _execute(connection, POSTGRES_SHORT_UNINSTALL),
+    )
 
-    def forward(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            _execute(schema_editor.connection, POSTGRES_SHORT_INSTALL)
 
-    def backward(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            _execute(schema_editor.connection, POSTGRES_SHORT_UNINSTALL)
+def _on_vendor(vendor: str, forward, backward) -> migrations.RunPython:
+    """RunPython calling forward(connection) / backward(connection) on `vendor`'s databases only."""
 
-    return migrations.RunPython(forward, backward, elidable=False)
+    def step(action):
+        def run(apps, schema_editor):
+            if schema_editor.connection.vendor == vendor:
+                action(schema_editor.connection)
+
+        return run
+
+    return migrations.RunPython(step(forward), step(backward), elidable=False)
 
 
 def ensure_installed(connection: BaseDatabaseWrapper) -> bool:
