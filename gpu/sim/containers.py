@@ -72,11 +72,19 @@ class Container:
         return self.folder / "log"
 
     def state(self) -> dict:
-        state = json.loads((self.folder / "state.json").read_text())
-        # A supervisor that vanished (machine restart, killed by hand) cannot record the exit.
+        state = self._read_state()
+        # A supervisor that vanished (machine restart, killed by hand) cannot record the exit. It
+        # may also have recorded it and exited between our read and the check: it writes before it
+        # dies, so a second read after seeing it dead is conclusive (without it, a job that ended
+        # with 1 was seen once as killed, 137).
         if state.get("Running") and not _alive(state.get("SupervisorPid")):
-            state = self._record_exit(state, 137, "supervisor gone")
+            state = self._read_state()
+            if state.get("Running"):
+                state = self._record_exit(state, 137, "supervisor gone")
         return state
+
+    def _read_state(self) -> dict:
+        return json.loads((self.folder / "state.json").read_text())
 
     def _record_exit(self, state: dict, code: int, error: str = "") -> dict:
         state = {**state, "Status": "exited", "Running": False, "Pid": 0, "ExitCode": code,

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from gpu.sim import containers
 from gpu.sim.install import sim_env
 from gpu.transports import LocalTransport
 
@@ -73,6 +74,43 @@ def test_kill_ends_the_whole_process_group_with_137(machine, workspace):
         time.sleep(0.05)
     again = machine.run(["docker", "kill", "victim"])
     assert again.exit_code == 1 and "is not running" in again.stderr
+
+
+def _ended_container(machine, workspace, tmp_path, monkeypatch, name, script):
+    """A container that ran to its end, seen from this process, with its final recorded state."""
+    run_detached(machine, workspace, name, script)
+    machine.run(["docker", "wait", name])
+    monkeypatch.setenv("COSMOS_SIM_STATE", str(tmp_path / "state"))
+    container = containers.find(name)
+    return container, container.state()
+
+
+def _seen_running(container, ended: dict) -> None:
+    """Put back the state a reader saw before the supervisor recorded the end."""
+    (container.folder / "state.json").write_text(json.dumps({**ended, "Running": True, "Status": "running"}))
+
+
+def test_an_exit_recorded_just_before_the_supervisor_ends_is_kept(machine, workspace, tmp_path, monkeypatch):
+    container, ended = _ended_container(machine, workspace, tmp_path, monkeypatch, "racer", "exit 1")
+    assert ended["ExitCode"] == 1
+    _seen_running(container, ended)
+
+    def supervisor_records_then_ends(pid):  # what happens between a reader's read and its check
+        (container.folder / "state.json").write_text(json.dumps(ended))
+        return False
+
+    monkeypatch.setattr(containers, "_alive", supervisor_records_then_ends)
+    state = container.state()
+    assert (state["Running"], state["ExitCode"], state["Error"]) == (False, 1, "")
+    assert [e["Actor"]["Attributes"]["exitCode"] for e in containers.events_read() if e["Action"] == "die"] == ["1"]
+
+
+def test_a_container_whose_supervisor_vanished_is_recorded_killed(machine, workspace, tmp_path, monkeypatch):
+    container, ended = _ended_container(machine, workspace, tmp_path, monkeypatch, "orphan", "exit 0")
+    _seen_running(container, ended)  # as after a restart of the machine: the supervisor never recorded
+    state = container.state()
+    assert (state["Running"], state["ExitCode"], state["Error"]) == (False, 137, "supervisor gone")
+    assert machine.run(["docker", "inspect", "orphan", "--format", "{{.State.ExitCode}}"]).stdout == "137\n"
 
 
 def test_errors_use_dockers_words_and_exit_codes(machine, workspace):
