@@ -13,6 +13,14 @@ import pytest
 pytest_plugins = ["gpu.testing"]
 
 
+@pytest.fixture(autouse=True)
+def _pages_wait_for_the_hosts(settings):
+    """Pages and /api/status wait 1 s for a host's answer, then say "Asking…": on a loaded
+    machine a simulated host can take longer, and a test that reads its GPUs would see the
+    question instead. Tests read the answer; the tests of that waiting set the real bound."""
+    settings.COSMOS = {**settings.COSMOS, "HOST_STATUS_WAIT_SECONDS": 30}
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="alice-pass-123")

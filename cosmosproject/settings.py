@@ -217,6 +217,9 @@ COSMOS = {
     # requests are CPU work under one GIL, and with 4 threads contending for it 50 clients got
     # p95 216-257 ms against 152-204 ms with 2 (same runs, bench/api.py's mix).
     "WEB_THREADS": int(os.environ.get("COSMOS_WEB_THREADS", 2)),
+    # Pages and the API wait this long for hosts' answers not at hand (asked in the background,
+    # gpu.live), then show the last ones: a host that does not answer holds no request.
+    "HOST_STATUS_WAIT_SECONDS": float(os.environ.get("COSMOS_HOST_STATUS_WAIT_SECONDS", 1)),
 }
 
 LOGGING = {

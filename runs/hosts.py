@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from gpu.live import hosts_say
 from gpu.models import GPUHost
 from prompts.access import can_act
@@ -23,14 +25,12 @@ def hosts_named(name: str | None, *, enabled_only: bool = True) -> list[GPUHost]
     return list(hosts)
 
 
-# Pages and the API wait this long for hosts' answers not at hand, then show the last ones (gpu.live).
-LIVE_WAIT_SECONDS = 1.0
-
-
-def hosts_status(hosts: list[GPUHost], *, viewer, wait: float | None = LIVE_WAIT_SECONDS) -> list[dict[str, Any]]:
+def hosts_status(hosts: list[GPUHost], *, viewer, wait_for_all: bool = False) -> list[dict[str, Any]]:
     """`host_status` of each host, with what the hosts say from gpu.live: all asked at once, in
-    the background, so a host that does not answer holds no request for its 10 s timeout."""
-    answers = hosts_say(hosts, wait=wait)
+    the background, so a host that does not answer holds no request for its 10 s timeout. Answers
+    not at hand are waited for COSMOS["HOST_STATUS_WAIT_SECONDS"] at most (then the last ones are
+    shown), or, with `wait_for_all`, until every host has answered."""
+    answers = hosts_say(hosts, wait=None if wait_for_all else settings.COSMOS["HOST_STATUS_WAIT_SECONDS"])
     return [host_status(host, viewer=viewer, live=answer) for host, answer in zip(hosts, answers)]
 
 

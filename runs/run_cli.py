@@ -197,7 +197,7 @@ def _status(ctx, options):
         run_id = options["stream"] if isinstance(options["stream"], str) else None
         _stream(ctx, run_get(user=ctx.user, run_id=run_id) if run_id else run_newest_active(user=ctx.user))
         return
-    hosts = services.hosts_status(user=ctx.user, wait=None)  # a command waits for every host's answer
+    hosts = services.hosts_status(user=ctx.user, wait_for_all=True)  # a command waits for every host's answer
     if options["json"]:
         ctx.json(hosts)
         return

@@ -280,10 +280,10 @@ def host_kill(*, user, host_name: str | None = None) -> list[dict[str, Any]]:
             live.forget(host)  # its containers have changed: the next status asks it afresh
 
 
-def hosts_status(*, user, wait: float | None = hosts.LIVE_WAIT_SECONDS) -> list[dict[str, Any]]:
+def hosts_status(*, user, wait_for_all: bool = False) -> list[dict[str, Any]]:
     """Per host: GPU info, running containers, the active operations and the queue. What the hosts
-    say is waited for `wait` seconds at most (None: until every host has answered)."""
-    return hosts.hosts_status(hosts.hosts_named(None, enabled_only=False), viewer=user, wait=wait)
+    say is waited for as the settings say, or, with `wait_for_all`, until every host has answered."""
+    return hosts.hosts_status(hosts.hosts_named(None, enabled_only=False), viewer=user, wait_for_all=wait_for_all)
 
 
 def integrity_verify(*, user, fix: bool = False) -> integrity.Report:

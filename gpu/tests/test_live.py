@@ -31,7 +31,7 @@ def test_a_host_that_does_not_answer_holds_the_caller_only_as_long_as_it_waits(m
     started = time.monotonic()
     [answer] = live.hosts_say([mute_host], wait=0.3)
 
-    assert time.monotonic() - started < 2  # not the transport's 10 s banner timeout
+    assert time.monotonic() - started < 5  # not the transport's 10 s banner timeout (room for a loaded machine)
     assert answer == {"gpus": [], "containers": [], "error": "", "checked_at": None, "checking": True}
 
     silent.hang_up()  # the host's answer: it could not be asked

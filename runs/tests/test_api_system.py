@@ -126,7 +126,8 @@ def test_status_asks_every_host_at_once(alice, tmp_path):
     assert elapsed < 5, f"the hosts were asked one after the other ({elapsed:.1f} s)"
 
 
-def test_a_host_that_does_not_answer_holds_neither_the_api_nor_the_page(alice, mute_host, silent, client):
+def test_a_host_that_does_not_answer_holds_neither_the_api_nor_the_page(alice, mute_host, silent, client, settings):
+    settings.COSMOS = {**settings.COSMOS, "HOST_STATUS_WAIT_SECONDS": 1}  # the default
     started = time.monotonic()
     [host] = ApiClient(alice).get("/status").json()["hosts"]
     assert time.monotonic() - started < 5  # not its 10 s banner timeout
