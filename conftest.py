@@ -5,6 +5,7 @@ Settings give each test process its own temporary COSMOS_DATA_DIR (see settings.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -19,6 +20,19 @@ def _pages_wait_for_the_hosts(settings):
     machine a simulated host can take longer, and a test that reads its GPUs would see the
     question instead. Tests read the answer; the tests of that waiting set the real bound."""
     settings.COSMOS = {**settings.COSMOS, "HOST_STATUS_WAIT_SECONDS": 30}
+
+
+@pytest.fixture(autouse=True)
+def _async_tests_close_their_connection(request):
+    """An async test's database reads (database_sync_to_async, the consumers') run in asgiref's
+    one thread for such calls; the connection it opens would outlive the test and keep PostgreSQL
+    from dropping the test database at the end ("being accessed by other users")."""
+    yield
+    if request.node.get_closest_marker("asyncio"):
+        from channels.db import database_sync_to_async
+        from django.db import connections
+
+        asyncio.run(database_sync_to_async(connections.close_all)())
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
@@ -339,7 +340,7 @@ def session_headers(username: str | None) -> list[tuple[bytes, bytes]]:
 @pytest.mark.parametrize(("who", "outcome"), [("alice", "lines"), ("bob", 4403), (None, 4401)])
 async def test_session_login_decides_through_the_real_auth_stack(log, alice, bob, who, outcome):
     log.append(["only for alice"])
-    comm = WebsocketCommunicator(project_stack(consumer(log.path)), "/ws/log/", headers=await asyncio.to_thread(session_headers, who))
+    comm = WebsocketCommunicator(project_stack(consumer(log.path)), "/ws/log/", headers=await database_sync_to_async(session_headers)(who))
     assert (await comm.connect())[0]
     if outcome == "lines":
         assert (await next_of_type(comm, "lines"))["lines"] == ["only for alice"]
