@@ -54,6 +54,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+def python_speed() -> str:
+    """CPU time of a fixed pure-Python loop: how fast this machine runs Python right now. Shared
+    machines drift (the same code measured 1.8x apart within an hour here); read absolute figures
+    of runs on other days beside this one."""
+    started = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return f"a fixed Python loop took {time.process_time() - started:.2f} s of CPU"
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f} ms"
 
@@ -295,7 +306,7 @@ def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float, proces
     try:
         asyncio.run(_load(port, 4, 2, paths, tokens["user"]))  # warm up: connections, caches
         print(f"\nweb server ({processes} daphne processes) on 127.0.0.1:{port}, request mix: {', '.join(paths)}")
-        print(f"  load average before: {Path('/proc/loadavg').read_text().strip()}")
+        print(f"  load average before: {Path('/proc/loadavg').read_text().strip()}; {python_speed()}")
         rounds = (("baseline: 1 client", 1, min(seconds, 10)), (f"{clients} clients", clients, seconds))
         for label, count, duration in rounds:
             latencies, errors = asyncio.run(_load(port, count, duration, paths, tokens["user"]))
@@ -313,7 +324,7 @@ def concurrent(data_dir: str, tokens: dict, clients: int, seconds: float, proces
             if errors:
                 lines = [line for line in server_log(data_dir).splitlines() if "Error" in line or "FATAL" in line]
                 print("    the server's last error:", lines[-1][:300] if lines else "(none logged)")
-        print(f"  load average after: {Path('/proc/loadavg').read_text().strip()}")
+        print(f"  load average after: {Path('/proc/loadavg').read_text().strip()}; {python_speed()}")
     finally:
         server.terminate()
         try:
