@@ -108,6 +108,15 @@ POSTGRES_UNINSTALL = ["DROP INDEX IF EXISTS prompt_text_trgm_idx", "DROP INDEX I
 # separator (chr 31): a query without one matches the join exactly when it matches either.
 SHORT_TABLE = "prompts_prompt_short_search"
 SEPARATOR = "\x1f"
+_SHORT_COLUMNS = "prompt_id, owner_id, model_type, created_at, text"
+
+
+def _short_row(row: str) -> str:
+    """The copy's values for the prompt row `row` ("NEW." in the trigger, "" over the table)."""
+    return (f"{row}id, {row}owner_id, {row}model_type, {row}created_at, "
+            f"UPPER(COALESCE({row}name, '') || chr(31) || COALESCE({row}prompt_text, ''))")
+
+
 POSTGRES_SHORT_INSTALL = [
     f"""CREATE TABLE IF NOT EXISTS {SHORT_TABLE} (
         prompt_id varchar(40) PRIMARY KEY,
@@ -124,9 +133,7 @@ POSTGRES_SHORT_INSTALL = [
             DELETE FROM {SHORT_TABLE} WHERE prompt_id = OLD.id;
         END IF;
         IF TG_OP <> 'DELETE' THEN
-            INSERT INTO {SHORT_TABLE} (prompt_id, owner_id, model_type, created_at, text) VALUES (
-                NEW.id, NEW.owner_id, NEW.model_type, NEW.created_at,
-                UPPER(COALESCE(NEW.name, '') || chr(31) || COALESCE(NEW.prompt_text, '')));
+            INSERT INTO {SHORT_TABLE} ({_SHORT_COLUMNS}) VALUES ({_short_row("NEW.")});
         END IF;
         RETURN NULL;
     END $$""",
@@ -146,9 +153,8 @@ POSTGRES_SHORT_INSTALL = [
     "DROP TRIGGER IF EXISTS prompts_short_search_truncate ON prompts_prompt",
     """CREATE TRIGGER prompts_short_search_truncate AFTER TRUNCATE ON prompts_prompt
         FOR EACH STATEMENT EXECUTE FUNCTION prompts_short_search_truncate()""",
-    f"""INSERT INTO {SHORT_TABLE} (prompt_id, owner_id, model_type, created_at, text)
-        SELECT id, owner_id, model_type, created_at, UPPER(COALESCE(name, '') || chr(31) || COALESCE(prompt_text, ''))
-        FROM prompts_prompt ON CONFLICT (prompt_id) DO NOTHING""",
+    f"""INSERT INTO {SHORT_TABLE} ({_SHORT_COLUMNS})
+        SELECT {_short_row("")} FROM prompts_prompt ON CONFLICT (prompt_id) DO NOTHING""",
 ]
 POSTGRES_SHORT_UNINSTALL = [
     "DROP TRIGGER IF EXISTS prompts_short_search_insert_delete ON prompts_prompt",
@@ -248,15 +254,15 @@ class _ShortSearch:
     def __init__(self, *, query: str, owner_id: int | None, model_type: str | None):
         pattern = f"%{connections[Prompt.objects.db].ops.prep_for_like_query(query)}%"
         filters, filter_params = _scope(owner_id, model_type)
-        self.where, self.params = ["text LIKE UPPER(%s)", *filters], [pattern, *filter_params]
+        self.where = " AND ".join(["text LIKE UPPER(%s)", *filters])
+        self.params = [pattern, *filter_params]
 
     def some(self, count: int) -> list[tuple[str, object]]:
-        return _rows(f"SELECT prompt_id, created_at FROM {SHORT_TABLE} WHERE {' AND '.join(self.where)} LIMIT %s",
-                     [*self.params, count])
+        return _rows(f"SELECT prompt_id, created_at FROM {SHORT_TABLE} WHERE {self.where} LIMIT %s", [*self.params, count])
 
     def newest(self, limit: int, offset: int) -> list[str]:
         rows = _rows(
-            f"SELECT prompt_id FROM {SHORT_TABLE} WHERE {' AND '.join(self.where)} "
+            f"SELECT prompt_id FROM {SHORT_TABLE} WHERE {self.where} "
             "ORDER BY created_at DESC, prompt_id LIMIT %s OFFSET %s",
             [*self.params, limit, offset],
         )
